@@ -1,0 +1,88 @@
+"""The `whoknows` command line: one click group, one module per family of commands."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli_common import db_option, open_store_or_exit
+from signals import db
+from signals.config import all_settings, settings_markdown
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="whoknows")
+def main() -> None:
+    """whoknows: which colleagues know a lead, how well, and a warm introduction."""
+
+
+@main.group("db")
+def db_group() -> None:
+    """Create, migrate and rebuild the signal store."""
+
+
+@db_group.command("upgrade")
+@db_option
+def db_upgrade(db_url: str | None) -> None:
+    """Create the store or bring its schema up to date."""
+    from signals.store import create_store
+
+    engine = create_store(db_url)
+    click.echo(
+        f"store at {engine.url.render_as_string(hide_password=True)} is at schema "
+        f"{db.current_revision(engine)}"
+    )
+
+
+@db_group.command("rebuild")
+@db_option
+def db_rebuild(db_url: str | None) -> None:
+    """Recompute every connection from the stored interactions (after changing the half-life)."""
+    from signals.meta import facts_from_settings, read_facts
+    from signals.rebuild import rebuild_aggregates
+    from signals.store import set_facts
+
+    engine = open_store_or_exit(db_url)
+    with engine.connect() as conn:
+        mode = read_facts(conn).pair_mode
+    set_facts(engine, facts_from_settings(mode))
+    pairs = rebuild_aggregates(engine)
+    click.echo(f"rebuilt {pairs} connections")
+
+
+@main.command("settings")
+@click.option(
+    "--markdown", is_flag=True, help="Print the reference as Markdown (docs/settings.md)."
+)
+def settings_command(markdown: bool) -> None:
+    """List every setting with its environment variable, default and meaning."""
+    if markdown:
+        click.echo(settings_markdown(), nl=False)
+        return
+    for s in all_settings():
+        click.echo(f"{s.env}={'(secret)' if s.secret else s.describe_default()}\n    {s.help}")
+
+
+def _register() -> None:
+    """Attach the command families; each lives in its own module."""
+    import importlib
+
+    for module, attr in (
+        ("bot.cli_import", "import_command"),
+        ("bot.cli_demo", "init_command"),
+        ("bot.cli_ask", "ask_command"),
+        ("bot.cli_ask", "eval_command"),
+        ("bot.cli_cards", "cards_command"),
+        ("bot.serve", "serve_command"),
+        ("bot.cli_sync", "sync_command"),
+        ("bot.manifest", "manifest_command"),
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue  # not built yet
+            raise
+        main.add_command(getattr(mod, attr))
+
+
+_register()

@@ -1,0 +1,124 @@
+"""Recomputing the per-pair aggregates from the stored interactions.
+
+Needed when the half-life or audience cap changes, and by the evaluation,
+which ranks with only the interactions before a cutoff. It feeds the same
+:class:`signals.aggregate.Aggregator` that the importers use, so both paths
+give the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from signals.aggregate import Aggregator, Event
+from signals.ingest import upsert_pairs
+from signals.meta import StoreFacts, read_facts
+from signals.models import (
+    Interaction,
+    Kind,
+    PairStrength,
+    Participant,
+    Person,
+    Response,
+    Role,
+    ThreadMember,
+)
+
+AUTHOR_ROLES = {Role.FROM.value, Role.ORGANIZER.value, Role.CALLER.value}
+_MEMBER_ROLES = {Role.MEMBER.value}
+
+
+def stored_events(conn: Connection, until: datetime | None = None) -> Iterator[Event]:
+    """The stored interactions as aggregate events, oldest first."""
+    query = select(
+        Interaction.id,
+        Interaction.kind,
+        Interaction.occurred_at,
+        Interaction.source_key,
+        Interaction.parent_key,
+        Interaction.thread_key,
+        Interaction.automated,
+        Interaction.bulk,
+        Interaction.is_list,
+        Interaction.cancelled,
+        Interaction.duration_seconds,
+    ).order_by(Interaction.occurred_at, Interaction.id)
+    if until is not None:
+        query = query.where(Interaction.occurred_at < until)
+    people: dict[int, list[tuple[int, str, str]]] = {}
+    part_query = select(
+        Participant.interaction_id, Participant.person_id, Participant.role, Participant.response
+    )
+    if until is not None:
+        part_query = part_query.join(
+            Interaction, Interaction.id == Participant.interaction_id
+        ).where(Interaction.occurred_at < until)
+    for iid, pid, role, response in conn.execute(part_query):
+        people.setdefault(iid, []).append((pid, role, response))
+    automated = set(conn.execute(select(Person.id).where(Person.is_automated)).scalars())
+    authors: dict[str, int] = {}
+    for row in conn.execute(query):
+        kind = Kind(row.kind)
+        parts = people.get(row.id, [])
+        author = next((pid for pid, role, _ in parts if role in AUTHOR_ROLES), None)
+        if kind == Kind.CHAT and author is None and parts:
+            author = parts[0][0]
+        if author is not None and kind == Kind.EMAIL:
+            authors[row.source_key] = author
+        yield Event(
+            kind=kind,
+            at=row.occurred_at,
+            author=author,
+            to=tuple(pid for pid, role, _ in parts if role == Role.TO.value),
+            cc=tuple(pid for pid, role, _ in parts if role in (Role.CC.value, Role.BCC.value)),
+            attendees=tuple(
+                (pid, Response(resp))
+                for pid, role, resp in parts
+                if role in (Role.ATTENDEE.value, Role.CALLEE.value, Role.MEMBER.value)
+                and pid != author
+            ),
+            parent_author=authors.get(row.parent_key) if row.parent_key else None,
+            thread_key=row.thread_key,
+            ignored=row.automated or row.bulk or row.is_list or author in automated,
+            cancelled=row.cancelled,
+            duration_seconds=row.duration_seconds,
+        )
+
+
+def rebuild_aggregates(
+    engine: Engine, *, until: datetime | None = None, facts: StoreFacts | None = None
+) -> int:
+    """Replace every aggregate by one computed from interactions before ``until``.
+
+    Returns the number of pairs written.
+    """
+    with engine.begin() as conn:
+        facts = facts or read_facts(conn)
+        internal = set(conn.execute(select(Person.id).where(Person.internal)).scalars())
+        if facts.pair_mode == "all":
+            agg = Aggregator(
+                facts.clock,
+                max_audience=facts.max_audience,
+                is_introducer=lambda _p: True,
+                is_lead=lambda _p: True,
+            )
+        else:
+            agg = Aggregator(
+                facts.clock,
+                max_audience=facts.max_audience,
+                is_introducer=lambda p: p in internal,
+                is_lead=lambda p: p not in internal,
+            )
+        agg.add_all(stored_events(conn, until))
+        conn.execute(delete(PairStrength))
+        conn.execute(delete(ThreadMember))
+        if agg.new_thread_members:
+            conn.execute(
+                insert(ThreadMember),
+                [{"thread_key": t, "person_id": p} for t, p in sorted(agg.new_thread_members)],
+            )
+        upsert_pairs(conn, agg.pairs)
+        return len(agg.pairs)

@@ -1,0 +1,120 @@
+"""Store-wide operations: create, list detection, forgetting a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, Result, and_, delete, distinct, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from signals import db, settings
+from signals.meta import StoreFacts, facts_from_settings, read_facts, write_facts
+from signals.models import (
+    Address,
+    AuditEntry,
+    Interaction,
+    PairStrength,
+    Participant,
+    Person,
+    Role,
+    ThreadMember,
+)
+
+
+def create_store(url: str | None = None, *, pair_mode: str = "internal") -> Engine:
+    """Migrate the store to the newest schema and record its facts (first time only)."""
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    with db.transaction(engine) as session:
+        if session.scalar(select(func.count()).select_from(PairStrength)) == 0:
+            current = read_facts(session)
+            wanted = facts_from_settings(pair_mode)
+            if current != wanted:
+                write_facts(session, wanted)
+    return engine
+
+
+def set_facts(engine: Engine, facts: StoreFacts) -> None:
+    with db.transaction(engine) as session:
+        write_facts(session, facts)
+
+
+def detect_lists(engine: Engine, min_senders: int | None = None) -> int:
+    """Flag addresses that receive from many senders and never send: lists, aliases.
+
+    Returns how many people are flagged now.
+    """
+    threshold = settings.LIST_MIN_SENDERS.get() if min_senders is None else min_senders
+    recipient = aliased(Participant)
+    author = aliased(Participant)
+    senders_per_recipient = (
+        select(recipient.person_id, func.count(distinct(author.person_id)).label("senders"))
+        .join(
+            author,
+            and_(author.interaction_id == recipient.interaction_id, author.role == Role.FROM.value),
+        )
+        .where(recipient.role.in_([Role.TO.value, Role.CC.value, Role.BCC.value]))
+        .group_by(recipient.person_id)
+        .subquery()
+    )
+    never_sent = (
+        select(Address.person_id)
+        .group_by(Address.person_id)
+        .having(func.sum(Address.sent_count) == 0)
+        .subquery()
+    )
+    candidates = select(senders_per_recipient.c.person_id).where(
+        senders_per_recipient.c.senders >= threshold,
+        senders_per_recipient.c.person_id.in_(select(never_sent.c.person_id)),
+    )
+    with db.transaction(engine) as session:
+        session.execute(update(Person).where(Person.id.in_(candidates)).values(is_list=True))
+        return int(session.scalar(select(func.count()).where(Person.is_list)) or 0)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass
+class Forgotten:
+    interactions: int
+    participations: int
+    connections: int
+
+
+def forget_person(session: Session, person_id: int) -> Forgotten:
+    """Delete what the store holds about a colleague's communication (opt-out).
+
+    The messages and meetings they wrote or organised go; their presence in
+    others' interactions goes; every aggregate they are part of goes. The person
+    row stays, marked opted out, so that the sync skips their mailbox.
+    """
+    authored = select(Participant.interaction_id).where(
+        Participant.person_id == person_id,
+        Participant.role.in_([Role.FROM.value, Role.ORGANIZER.value, Role.CALLER.value]),
+    )
+    n_interactions = _rowcount(
+        session.execute(delete(Interaction).where(Interaction.id.in_(authored)))
+    )
+    n_participations = _rowcount(
+        session.execute(delete(Participant).where(Participant.person_id == person_id))
+    )
+    n_connections = _rowcount(
+        session.execute(
+            delete(PairStrength).where(
+                or_(PairStrength.introducer_id == person_id, PairStrength.lead_id == person_id)
+            )
+        )
+    )
+    session.execute(delete(ThreadMember).where(ThreadMember.person_id == person_id))
+    return Forgotten(n_interactions, n_participations, n_connections)
+
+
+def audit(session: Session, actor: str, action: str, subject: str = "", detail: str = "") -> None:
+    from datetime import UTC, datetime
+
+    session.add(
+        AuditEntry(at=datetime.now(UTC), actor=actor, action=action, subject=subject, detail=detail)
+    )
