@@ -1,0 +1,100 @@
+"""CRM leads and contacts (Dynamics 365 or CSV), linked to the person they describe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from signals import db
+from signals.addresses import domain_of, name_key, normalise_email
+from signals.directory import name_company
+from signals.models import Address, CrmRecord, Person
+
+
+@dataclass
+class CrmEntry:
+    source: str  # "lead" or "contact"
+    crm_id: str
+    full_name: str
+    emails: list[str]
+    company_name: str | None = None
+    topic: str | None = None
+    phone: str | None = None
+    owner_email: str | None = None
+
+
+def _person_for(session: Session, entry: CrmEntry, emails: list[str]) -> Person | None:
+    """The contact this record describes; its addresses are merged into one identity."""
+    if not emails:
+        return None
+    people = (
+        session.scalars(
+            select(Person)
+            .join(Address, Address.person_id == Person.id)
+            .where(Address.email.in_(emails))
+        )
+        .unique()
+        .all()
+    )
+    person = people[0] if people else None
+    if person is None:
+        person = Person(
+            internal=False,
+            display_name=entry.full_name,
+            name_key=name_key(entry.full_name),
+            opted_out=False,
+            is_list=False,
+            is_shared=False,
+            is_automated=False,
+            enabled=True,
+        )
+        session.add(person)
+        session.flush()
+    for other in people[1:]:
+        from signals.merge import merge_identities
+
+        merge_identities(session, keep=person.id, drop=other.id)
+    known = set(session.scalars(select(Address.email).where(Address.person_id == person.id)))
+    for email in emails:
+        if email not in known:
+            session.add(Address(email=email, person_id=person.id, sent_count=0))
+    if entry.full_name:  # the CRM's spelling of the name wins over a header's
+        person.display_name = entry.full_name
+        person.name_key = name_key(entry.full_name)
+    if entry.company_name and not person.internal:
+        company = name_company(session, domain_of(emails[0]), entry.company_name)
+        person.company_id = company.id
+    return person
+
+
+def upsert_crm(session: Session, entry: CrmEntry) -> CrmRecord:
+    emails = [e for e in (normalise_email(x) for x in entry.emails) if e]
+    record = session.scalar(
+        select(CrmRecord).where(CrmRecord.source == entry.source, CrmRecord.crm_id == entry.crm_id)
+    )
+    if record is None:
+        record = CrmRecord(source=entry.source, crm_id=entry.crm_id)
+        session.add(record)
+    record.full_name = entry.full_name
+    record.name_key = name_key(entry.full_name)
+    record.email = emails[0] if emails else None
+    record.company_name = entry.company_name
+    record.topic = entry.topic
+    record.phone = entry.phone
+    record.owner_email = normalise_email(entry.owner_email) if entry.owner_email else None
+    person = _person_for(session, entry, emails)
+    record.person_id = person.id if person else None
+    session.flush()
+    return record
+
+
+def upsert_crm_entries(engine: Engine, entries: Iterable[CrmEntry]) -> int:
+    count = 0
+    with db.transaction(engine) as session:
+        for entry in entries:
+            upsert_crm(session, entry)
+            count += 1
+    return count
