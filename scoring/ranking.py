@@ -1,0 +1,231 @@
+"""Ranking the colleagues who know a lead, from the per-pair aggregates only.
+
+One indexed read of ``pair_strength`` by ``lead_id`` (one row per candidate
+colleague) plus the colleagues' rows: the cost depends on how many people know
+the lead, never on how many interactions are stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scoring.strength import Strength, Tier, Weights, strength, two_way_at
+from signals import settings as store_settings
+from signals.meta import StoreFacts, read_facts
+from signals.models import Address, Introduction, PairStrength, Person
+
+CLOSED_FOR_LEAD = ("declined", "not_known")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    emails_to: int
+    emails_from: int
+    replies_to: int
+    replies_from: int
+    cc_to: int
+    cc_from: int
+    meetings: int
+    calls: int
+    chats: int
+    ignored: int
+    first_contact: datetime | None
+    last_contact: datetime | None
+    last_two_way: datetime | None
+
+    @classmethod
+    def of(cls, row: PairStrength) -> Evidence:
+        return cls(
+            emails_to=row.n_out_to + row.n_out_cc + row.n_out_reply + row.n_out_thread,
+            emails_from=row.n_in_to + row.n_in_cc + row.n_in_reply + row.n_in_thread,
+            replies_to=row.n_out_reply,
+            replies_from=row.n_in_reply,
+            cc_to=row.n_out_cc,
+            cc_from=row.n_in_cc,
+            meetings=row.n_meeting,
+            calls=row.n_call,
+            chats=row.n_chat,
+            ignored=row.n_ignored,
+            first_contact=row.first_at,
+            last_contact=row.last_at,
+            last_two_way=two_way_at(row),
+        )
+
+
+@dataclass
+class Connection:
+    """One colleague's tie to one lead."""
+
+    introducer_id: int
+    lead_id: int
+    strength: Strength
+    evidence: Evidence
+    raw_count: int
+
+    @property
+    def score(self) -> float:
+        return self.strength.score
+
+
+@dataclass
+class RankedColleague:
+    """A colleague, their best connection, and (for a company) everyone they know there."""
+
+    person: Person
+    email: str | None
+    best: Connection
+    connections: list[Connection] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return self.best.score
+
+    @property
+    def tier(self) -> Tier:
+        return self.best.strength.tier
+
+
+def _excluded(person: Person, emails: set[str], rules: Sequence[str]) -> bool:
+    for rule in rules:
+        rule = rule.strip().lower()
+        if rule.startswith("dept:"):
+            if (person.department or "").lower() == rule[5:].strip():
+                return True
+        elif rule in emails:
+            return True
+    return False
+
+
+def connections_for(
+    session: Session,
+    lead_ids: Sequence[int],
+    *,
+    facts: StoreFacts,
+) -> list[tuple[PairStrength, Person]]:
+    """The stored pairs for these leads, with colleagues who may be proposed."""
+    query = (
+        select(PairStrength, Person)
+        .join(Person, Person.id == PairStrength.introducer_id)
+        .where(
+            PairStrength.lead_id.in_(lead_ids),
+            ~Person.opted_out,
+            Person.enabled,
+            Person.departed_at.is_(None),
+            ~Person.is_list,
+            ~Person.is_shared,
+            ~Person.is_automated,
+        )
+    )
+    if facts.pair_mode == "internal":
+        query = query.where(Person.internal)
+    closed = (
+        select(Introduction.introducer_id)
+        .where(Introduction.lead_id.in_(lead_ids), Introduction.state.in_(CLOSED_FOR_LEAD))
+        .scalar_subquery()
+    )
+    query = query.where(PairStrength.introducer_id.not_in(closed))
+    return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def rank(
+    session: Session,
+    lead_ids: Sequence[int],
+    *,
+    now: datetime,
+    requester_id: int | None = None,
+    weights: Weights | None = None,
+    facts: StoreFacts | None = None,
+    include_zero: bool = False,
+) -> tuple[list[RankedColleague], RankedColleague | None]:
+    """Colleagues who know any of ``lead_ids``, strongest first, and the requester's own tie.
+
+    Sorted by score, then by last contact. With ``include_zero`` (evaluation),
+    pairs whose score rounds to nothing are kept too.
+    """
+    weights = weights or Weights.from_settings()
+    facts = facts or read_facts(session)
+    rules = store_settings.EXCLUDED_PEOPLE.get()
+    clock = facts.clock
+    by_person: dict[int, RankedColleague] = {}
+    people: dict[int, Person] = {}
+    conns: dict[int, list[Connection]] = {}
+    for pair, person in connections_for(session, lead_ids, facts=facts):
+        s = strength(pair, now, clock, weights)
+        if s.score < weights.min_score and not include_zero:
+            continue
+        people[person.id] = person
+        conns.setdefault(person.id, []).append(
+            Connection(pair.introducer_id, pair.lead_id, s, Evidence.of(pair), pair.n_total)
+        )
+    emails = _emails(session, list(people))
+    for pid, person in people.items():
+        if rules and _excluded(person, set(emails.get(pid, [])), rules):
+            continue
+        mine = sorted(conns[pid], key=lambda c: -c.score)
+        addresses = emails.get(pid, [])
+        by_person[pid] = RankedColleague(
+            person=person,
+            email=addresses[0] if addresses else None,
+            best=mine[0],
+            connections=mine,
+        )
+    requester = by_person.pop(requester_id, None) if requester_id is not None else None
+    ordered = sorted(
+        by_person.values(),
+        key=lambda c: (
+            -c.score,
+            -(c.best.evidence.last_contact.timestamp() if c.best.evidence.last_contact else 0.0),
+            c.person.display_name,
+        ),
+    )
+    return ordered, requester
+
+
+def _emails(session: Session, person_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    if not person_ids:
+        return out
+    rows = session.execute(
+        select(Address.person_id, Address.email)
+        .where(Address.person_id.in_(person_ids))
+        .order_by(Address.person_id, Address.id)
+    )
+    for pid, email in rows:
+        out.setdefault(pid, []).append(email)
+    return out
+
+
+@dataclass(frozen=True)
+class Coverage:
+    mailboxes_analysed: int
+    mailboxes_total: int
+    opted_out: int
+
+
+def coverage(session: Session) -> Coverage:
+    """How complete an answer can be: mailboxes analysed of all, colleagues opted out."""
+    people = select(
+        func.count().label("total"),
+        func.count(Person.mailbox_analysed_at).label("analysed"),
+    ).where(
+        Person.internal,
+        Person.enabled,
+        ~Person.is_list,
+        ~Person.is_automated,
+        ~Person.is_shared,
+        ~Person.opted_out,
+    )
+    total, analysed = session.execute(people).one()
+    opted = session.scalar(select(func.count()).where(Person.internal, Person.opted_out))
+    return Coverage(int(analysed or 0), int(total or 0) + int(opted or 0), int(opted or 0))
+
+
+def requester_id_for(session: Session, email: str | None) -> int | None:
+    if not email:
+        return None
+    return session.scalar(select(Address.person_id).where(Address.email == email.strip().lower()))
