@@ -1,0 +1,177 @@
+"""`whoknows ask` and `whoknows eval`: the ranking from the command line."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from sqlalchemy.orm import Session
+
+from bot.cli_common import UsageFailure, db_option, open_store_or_exit
+from scoring import settings as scoring_settings
+from scoring.answer import Answer, ask
+from scoring.evaluation import evaluate
+from scoring.ranking import Evidence
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    days = (now - when).days
+    if days <= 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    if days < 60:
+        return f"{days} days ago"
+    return when.date().isoformat()
+
+
+def evidence_line(e: Evidence, now: datetime) -> str:
+    parts = [f"{e.emails_to} e-mails to, {e.emails_from} from"]
+    if e.meetings:
+        parts.append(f"{e.meetings} meeting{'s' * (e.meetings != 1)}")
+    if e.calls:
+        parts.append(f"{e.calls} call{'s' * (e.calls != 1)}")
+    if e.chats:
+        parts.append(f"{e.chats} chat day{'s' * (e.chats != 1)}")
+    return ", ".join(parts) + f"; last two-way {_ago(e.last_two_way, now)}"
+
+
+def render_table(answer: Answer, limit: int | None) -> str:
+    lines: list[str] = []
+    res = answer.resolution
+    if answer.lead is None:
+        if len(res.matches) > 1:
+            lines.append(f"Several matches for {res.cleaned!r}; ask again with one of:")
+            for m in res.matches:
+                extra = ", ".join(
+                    x for x in (m.company if m.kind == "person" else "company", m.email) if x
+                )
+                lines.append(f"  - {m.name} ({extra})")
+        else:
+            lines.append(f"No one matches {res.cleaned!r}.")
+            if res.suggestions:
+                lines.append("Did you mean: " + ", ".join(res.suggestions) + "?")
+        return "\n".join(lines)
+    lead = answer.lead
+    header = lead.name
+    if lead.kind == "person":
+        first_email = answer.lead_emails[0] if answer.lead_emails else None
+        header += "".join(f" · {x}" for x in (lead.company, first_email) if x)
+    else:
+        header += " (company)"
+    lines.append(header)
+    if lead.topic:
+        lines.append(f"Topic: {lead.topic}")
+    if answer.requester is not None:
+        lines.append(f"You know them yourself ({answer.requester.tier.value}).")
+    if not answer.colleagues:
+        lines.append("No colleague has been in touch with them.")
+    else:
+        shown = answer.colleagues if limit is None else answer.colleagues[:limit]
+        width = max(len(c.person.display_name) for c in shown)
+        lines.append("")
+        lines.append(f"  #  {'Colleague'.ljust(width)}  Strength  Score  Evidence")
+        for i, c in enumerate(shown, 1):
+            lines.append(
+                f"{i:>3}  {c.person.display_name.ljust(width)}  {c.tier.value:<8}  "
+                f"{c.score:5.1f}  {evidence_line(c.best.evidence, answer.now)}"
+            )
+        if limit is not None and answer.total > limit:
+            lines.append(f"  ... and {answer.total - limit} more (--all shows everyone)")
+    cov = answer.coverage
+    if cov is not None:
+        lines.append("")
+        lines.append(
+            f"Based on {cov.mailboxes_analysed} of {cov.mailboxes_total} mailboxes; "
+            f"{cov.opted_out} colleague{'s' * (cov.opted_out != 1)} opted out."
+        )
+    return "\n".join(lines)
+
+
+@click.command("ask")
+@click.argument("question", nargs=-1, required=True)
+@click.option("--as", "as_email", metavar="EMAIL", help="Ask as this colleague.")
+@click.option("--all", "show_all", is_flag=True, help="Everyone who knows the lead, not the top.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@db_option
+def ask_command(
+    question: tuple[str, ...],
+    as_email: str | None,
+    show_all: bool,
+    as_json: bool,
+    db_url: str | None,
+) -> None:
+    """Who knows a lead: `whoknows ask "who knows Yvonne McKay"` (name, e-mail or company)."""
+    engine = open_store_or_exit(db_url)
+    text = " ".join(question)
+    limit = None if show_all else scoring_settings.TOP_N.get()
+    with Session(engine) as session:
+        answer = ask(session, text, requester_email=as_email, now=datetime.now(UTC))
+        if as_json:
+            click.echo(json.dumps(answer.to_json(limit), indent=2))
+        else:
+            click.echo(render_table(answer, limit))
+
+
+@click.command("eval")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--internal-domain",
+    "domains",
+    multiple=True,
+    metavar="DOMAIN",
+    help="The organisation's domain (repeatable). Without it, everyone is both "
+    "lead and introducer.",
+)
+@click.option("--cutoffs", default=5, show_default=True, help="Number of cutoffs.")
+@click.option("--horizon-days", default=30, show_default=True, help="Days after each cutoff.")
+@click.option("--seeds", default=20, show_default=True, help="Random tie-breaks averaged.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def eval_command(
+    paths: tuple[Path, ...],
+    domains: tuple[str, ...],
+    cutoffs: int,
+    horizon_days: int,
+    seeds: int,
+    as_json: bool,
+) -> None:
+    """Measure the ranking on real mail against raw count, recency and random."""
+    from signals.importers import import_paths
+    from signals.store import create_store
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UsageFailure(f"no such file or folder: {', '.join(missing)}")
+    with tempfile.TemporaryDirectory(prefix="whoknows-eval-") as tmp:
+        engine = create_store(
+            f"sqlite:///{tmp}/eval.db", pair_mode="internal" if domains else "all"
+        )
+        imported = import_paths(engine, list(paths), internal_domains=list(domains))
+        if not as_json:
+            click.echo(
+                f"imported {imported.new_interactions} interactions ({imported.skipped} skipped)",
+                err=True,
+            )
+        report = evaluate(
+            engine,
+            cutoffs=cutoffs,
+            horizon_days=horizon_days,
+            seeds=seeds,
+            progress=None if as_json else (lambda m: click.echo(m, err=True)),
+        )
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+        return
+    click.echo(f"{report.queries} queries over {len(report.cutoffs)} cutoffs")
+    click.echo(f"{'model':<10} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'NDCG@5':>7}")
+    for name, metrics in report.models.items():
+        m = metrics.as_dict()
+        click.echo(
+            f"{name:<10} {m['hit1']:>6.3f} {m['hit5']:>6.3f} {m['mrr']:>6.3f} {m['ndcg5']:>7.3f}"
+        )

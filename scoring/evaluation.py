@@ -1,0 +1,194 @@
+"""Rolling-origin evaluation of the ranking on real mail (see docs/evaluation.md).
+
+For each cutoff T, the aggregates are rebuilt from interactions before T only,
+and every lead with a personal interaction in (T, T + horizon] is a query: the
+colleagues who had that personal interaction are the relevant ones, everyone
+with any interaction with the lead before T is a candidate. The product's
+ranking (``scoring.ranking.rank``, the same function the bot calls) competes
+with three baselines in the same run: raw count, most recent contact, random.
+Ties are broken at random and the metrics averaged over seeds, so a constant
+score cannot look good.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from scoring.ranking import rank
+from scoring.strength import Weights
+from signals.meta import read_facts
+from signals.models import Kind, PairStrength, Person
+from signals.rebuild import rebuild_aggregates, stored_events
+
+MODELS = ("model", "raw_count", "recency", "random")
+PERSONAL_MAX_RECIPIENTS = 5
+
+
+@dataclass
+class Metrics:
+    queries: int = 0
+    hit1: float = 0.0
+    hit5: float = 0.0
+    mrr: float = 0.0
+    ndcg5: float = 0.0
+
+    def add(self, ranks: Sequence[int], relevant: int, weight: float) -> None:
+        """``ranks``: 1-based ranks of the relevant candidates in one ordering."""
+        first = min(ranks)
+        self.hit1 += weight * (first == 1)
+        self.hit5 += weight * (first <= 5)
+        self.mrr += weight / first
+        dcg = sum(1.0 / math.log2(r + 1) for r in ranks if r <= 5)
+        ideal = sum(1.0 / math.log2(r + 1) for r in range(1, min(relevant, 5) + 1))
+        self.ndcg5 += weight * dcg / ideal
+
+    def as_dict(self) -> dict[str, float]:
+        n = max(self.queries, 1)
+        return {
+            "hit1": round(self.hit1 / n, 4),
+            "hit5": round(self.hit5 / n, 4),
+            "mrr": round(self.mrr / n, 4),
+            "ndcg5": round(self.ndcg5 / n, 4),
+        }
+
+
+@dataclass
+class EvalReport:
+    queries: int = 0
+    cutoffs: list[str] = field(default_factory=list)
+    models: dict[str, Metrics] = field(default_factory=lambda: {m: Metrics() for m in MODELS})
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "queries": self.queries,
+            "cutoffs": self.cutoffs,
+            "models": {name: m.as_dict() for name, m in self.models.items()},
+        }
+
+
+def choose_cutoffs(times: Sequence[datetime], n: int, horizon: timedelta) -> list[datetime]:
+    """``n`` cutoffs evenly spread over the middle of the data (by volume)."""
+    if not times:
+        return []
+    ordered = sorted(times)
+    last_allowed = ordered[-1] - horizon
+    fractions = [0.5] if n == 1 else [0.3 + 0.4 * i / (n - 1) for i in range(n)]
+    cutoffs = []
+    for f in fractions:
+        t = ordered[min(len(ordered) - 1, int(f * len(ordered)))]
+        cutoffs.append(min(t, last_allowed))
+    return sorted(set(cutoffs))
+
+
+def personal_pairs(engine: Engine, start: datetime, end: datetime) -> dict[tuple[int, int], bool]:
+    """Pairs (a, b) with a personal e-mail between them in (start, end], both orientations.
+
+    Personal: a reply either way, or a To/Cc message with at most five human
+    recipients, no list, not automated.
+    """
+    pairs: dict[tuple[int, int], bool] = {}
+    with engine.connect() as conn:
+        for e in stored_events(conn, until=end + timedelta(microseconds=1)):
+            if e.at <= start or e.kind != Kind.EMAIL or e.author is None or e.ignored:
+                continue
+            recipients = {p for p in (*e.to, *e.cc) if p != e.author}
+            if e.parent_author is not None and e.parent_author != e.author:
+                pairs[(e.author, e.parent_author)] = True
+                pairs[(e.parent_author, e.author)] = True
+            if 0 < len(recipients) <= PERSONAL_MAX_RECIPIENTS:
+                for r in recipients:
+                    pairs[(e.author, r)] = True
+                    pairs[(r, e.author)] = True
+    return pairs
+
+
+def _timestamp(when: datetime | None) -> float:
+    return when.timestamp() if when is not None else 0.0
+
+
+def _orderings(
+    scores: dict[str, dict[int, float]], candidates: list[int], seeds: int
+) -> dict[str, list[list[int]]]:
+    out: dict[str, list[list[int]]] = {}
+    for model, by_candidate in scores.items():
+        runs = []
+        for seed in range(seeds):
+            rng = random.Random(seed * 7919 + len(candidates))
+            tiebreak = {c: rng.random() for c in candidates}
+            runs.append(
+                sorted(candidates, key=lambda c: (-by_candidate.get(c, -math.inf), tiebreak[c]))
+            )
+        out[model] = runs
+    return out
+
+
+def evaluate(
+    engine: Engine,
+    *,
+    cutoffs: int = 5,
+    horizon_days: int = 30,
+    seeds: int = 20,
+    weights: Weights | None = None,
+    progress: Callable[[str], None] | None = None,
+    cutoff_times: Sequence[datetime] | None = None,
+) -> EvalReport:
+    """Run the protocol on a store that already holds the mail to evaluate on."""
+    horizon = timedelta(days=horizon_days)
+    report = EvalReport()
+    with engine.connect() as conn:
+        facts = read_facts(conn)
+        internal = set(conn.scalars(select(Person.id).where(Person.internal)))
+        times = [e.at for e in stored_events(conn) if e.kind == Kind.EMAIL]
+    everyone = facts.pair_mode == "all"
+    chosen = list(cutoff_times) if cutoff_times else choose_cutoffs(times, cutoffs, horizon)
+    for cutoff in chosen:
+        report.cutoffs.append(cutoff.isoformat())
+        if progress:
+            progress(f"cutoff {cutoff.date()}")
+        rebuild_aggregates(engine, until=cutoff, facts=facts)
+        future = personal_pairs(engine, cutoff, cutoff + horizon)
+        relevant: dict[int, set[int]] = defaultdict(set)
+        for introducer, lead in future:
+            if everyone or (introducer in internal and lead not in internal):
+                relevant[lead].add(introducer)
+        with Session(engine) as session:
+            rows = session.scalars(
+                select(PairStrength).where(PairStrength.lead_id.in_(list(relevant)))
+            ).all()
+            by_lead: dict[int, dict[int, PairStrength]] = defaultdict(dict)
+            for row in rows:
+                by_lead[row.lead_id][row.introducer_id] = row
+            for lead, wanted in relevant.items():
+                candidates = sorted(by_lead.get(lead, {}))
+                hits = wanted.intersection(candidates)
+                if not hits:
+                    continue
+                ranked, requester = rank(
+                    session, [lead], now=cutoff, weights=weights, facts=facts, include_zero=True
+                )
+                model_scores = {c.person.id: c.score for c in ranked}
+                if requester is not None:
+                    model_scores[requester.person.id] = requester.score
+                pairs = by_lead[lead]
+                scores = {
+                    "model": model_scores,
+                    "raw_count": {c: float(pairs[c].n_total) for c in candidates},
+                    "recency": {c: _timestamp(pairs[c].last_at) for c in candidates},
+                    "random": {c: 0.0 for c in candidates},
+                }
+                report.queries += 1
+                for model, runs in _orderings(scores, candidates, seeds).items():
+                    metrics = report.models[model]
+                    metrics.queries += 1
+                    for order in runs:
+                        position = {c: i + 1 for i, c in enumerate(order)}
+                        metrics.add([position[c] for c in hits], len(hits), 1.0 / seeds)
+    return report
