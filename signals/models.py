@@ -353,8 +353,18 @@ class ConversationRef(Base):
         ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
     )
     reference: Mapped[str] = mapped_column(Text)
-    welcomed: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BotConversation(Base):
+    """A conversation the bot is part of (personal, group chat or channel): welcomed once."""
+
+    __tablename__ = "bot_conversations"
+
+    conversation_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    conversation_type: Mapped[str | None] = mapped_column(String(30))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    welcomed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEntry(Base):
