@@ -1,0 +1,1 @@
+"""Rendering the card gallery to PNG with the official Adaptive Cards renderer."""
