@@ -1,0 +1,1 @@
+"""The Teams bot: Bot Framework hosting, HTTP server and conversation logic."""

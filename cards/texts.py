@@ -486,3 +486,51 @@ ERROR_TEXT = "Sorry, that didn't work. Please try again in a moment."
 
 def error_reference(reference: str) -> str:
     return f"If it keeps happening, give your administrator this reference: **{reference}**"
+
+
+# -- Messages the bot sends as plain text -------------------------------------------------
+
+ASK_FOR_NAME = (
+    "Who would you like to reach? Type who knows and a name, an e-mail address or a company, "
+    "for example: who knows Yvonne McKay"
+)
+LEAD_GONE = "I can't find that lead any more. Ask again with who knows and their name."
+NOT_A_CONNECTION = (
+    "That colleague isn't listed as knowing this lead any more. Ask again to see who is."
+)
+NOT_A_COLLEAGUE = (
+    "I can't find you in your organisation's directory, so I can't send requests for you. "
+    "Your administrator can check that your account is synced."
+)
+OPTED_OUT_CANNOT_REQUEST = (
+    "You have opted out, so you can't ask colleagues for introductions. Type opt in to rejoin."
+)
+NOTE_TOO_LONG = "That message is too long. Please keep it under 4,000 characters."
+REQUEST_GONE = "That request no longer exists."
+NOT_YOUR_REQUEST = "This request isn't yours to answer or change."
+BAD_ACTION = "Sorry, I didn't understand that button. Type help to see what I can do."
+UNSUPPORTED_INVOKE = "This kind of request isn't supported."
+NOTHING_STORED = "Whoknows holds no data about you: your account isn't in its directory."
+EMAIL_NOT_CONFIGURED = "Sending by e-mail isn't set up here. Use Open in Teams chat instead."
+
+
+def daily_limit(limit: int) -> str:
+    return (
+        f"You have sent {limit} introduction requests today, the daily limit. "
+        "Please try again tomorrow."
+    )
+
+
+def colleague_busy(name: str) -> str:
+    return (
+        f"{name} already has several requests waiting for an answer. "
+        "Please try another colleague, or ask again in a few days."
+    )
+
+
+def email_subject() -> str:
+    return f"Could you introduce me? (sent with {APP_NAME})"
+
+
+FOREIGN_TENANT = "Sorry, Whoknows isn't available for your organisation."
+HOST_FAILURE = "Sorry, something went wrong on my side (reference {reference}). Please try again."

@@ -1,0 +1,341 @@
+"""The conversation: typed commands and card clicks routed through two tables.
+
+Commands come from ``bot.commands`` (patterns to :class:`Command`); card clicks
+are Action.Execute invokes whose verb (``cards.verbs``) picks a handler. Every
+handler gets the user (the colleague behind the Teams account, or None) and the
+card data, does its store work in a worker thread (``bot.service``), and
+returns the next card, which replaces the clicked one. Refusals become a short
+message; anything unexpected becomes the error card with a reference id that
+is also in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from bot import service
+from bot.auth import AuthConfig
+from bot.commands import Command, parse
+from bot.mailer import Mailer, mailer_from_settings
+from bot.service import Refusal, User
+from bot.turn import (
+    Bot,
+    ConversationReference,
+    DeliveryError,
+    InvokeResult,
+    Reply,
+    Turn,
+    UserAddress,
+)
+from cards import texts, verbs
+from cards.build import View, build_card
+from cards.views import ErrorView, HelpView, IntroductionView, PersonRef, PrivacyView
+
+log = logging.getLogger("whoknows.bot")
+T = TypeVar("T")
+
+Handler = Callable[["WhoKnowsBot", Turn, Reply, User | None, dict[str, Any]], Awaitable[View]]
+VERBS: dict[str, Handler] = {}
+
+
+def on_verb(*names: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        for name in names:
+            VERBS[name] = fn
+        return fn
+
+    return register
+
+
+def _int(data: dict[str, Any], key: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool):
+        raise Refusal(texts.BAD_ACTION)
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise Refusal(texts.BAD_ACTION) from None
+    if number < 0 or number > 2**62:
+        raise Refusal(texts.BAD_ACTION)
+    return number
+
+
+def _lead(data: dict[str, Any]) -> tuple[str, int]:
+    if "company" in data:
+        return "company", _int(data, "company")
+    return "person", _int(data, "lead")
+
+
+class WhoKnowsBot(Bot):
+    def __init__(self, engine: Engine, *, dev_mode: bool, mailer: Mailer | None = None) -> None:
+        self.engine = engine
+        self.dev_mode = dev_mode
+        self.mailer = mailer
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(session, *args)`` in a worker thread, in one transaction."""
+
+        def work() -> T:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                return fn(session, *args)
+
+        return await asyncio.to_thread(work)
+
+    async def user_of(self, turn: Turn) -> User | None:
+        user = await self.db(service.find_user, turn.from_aad_object_id, self.dev_mode)
+        if user is not None and turn.conversation_type in (None, "personal"):
+            await self.db(service.remember_conversation, user.person_id, turn.reference().to_dict())
+        return user
+
+    # -- messages ------------------------------------------------------------------
+
+    async def on_message(self, turn: Turn, io: Reply) -> None:
+        parsed = parse(turn.text)
+        user = await self.user_of(turn)
+        try:
+            content: View | str
+            if parsed.command == Command.WHO_KNOWS:
+                if not parsed.argument:
+                    content = texts.ASK_FOR_NAME
+                else:
+                    content = await self.db(service.who_knows, parsed.argument, user)
+            elif parsed.command == Command.OPT_OUT:
+                content = await self._opt_out_prompt(user)
+            elif parsed.command == Command.OPT_IN:
+                content = await self._opt_in(user)
+            elif parsed.command == Command.MY_DATA:
+                content = await self._my_data(user)
+            else:
+                content = HelpView(welcome=False, user_name=turn.from_name or None)
+        except Refusal as refusal:
+            content = str(refusal)
+        await io.send(content if isinstance(content, str) else build_card(content))
+
+    async def on_install(self, turn: Turn, io: Reply) -> None:
+        if turn.conversation_type in (None, "personal"):
+            await self.user_of(turn)
+        first = await self.db(
+            service.first_welcome, turn.conversation_id, turn.conversation_type, turn.tenant_id
+        )
+        if first:
+            await io.send(build_card(HelpView(welcome=True, user_name=turn.from_name or None)))
+
+    # -- card clicks ---------------------------------------------------------------
+
+    async def on_invoke(self, turn: Turn, io: Reply) -> InvokeResult:
+        if turn.name != "adaptiveCard/action":
+            return InvokeResult.error(400, "BadRequest", texts.UNSUPPORTED_INVOKE)
+        handler = VERBS.get(turn.verb or "")
+        if handler is None:
+            return InvokeResult.message(texts.BAD_ACTION)
+        user = await self.user_of(turn)
+        try:
+            view = await handler(self, turn, io, user, turn.action_data)
+        except Refusal as refusal:
+            return InvokeResult.message(str(refusal))
+        except Exception:
+            reference = uuid.uuid4().hex[:8]
+            log.exception("card action %s failed (reference %s)", turn.verb, reference)
+            view = ErrorView(reference=reference)
+        return InvokeResult.card(build_card(view))
+
+    async def _opt_out_prompt(self, user: User | None) -> View:
+        if user is None:
+            raise Refusal(texts.NOTHING_STORED)
+        counts = await self.db(service.data_counts, user.person_id)
+        return PrivacyView(state="confirm", counts=counts)
+
+    async def _opt_in(self, user: User | None) -> View:
+        if user is None:
+            raise Refusal(texts.NOT_A_COLLEAGUE)
+        await self.db(service.opt_in, user)
+        return PrivacyView(state="opted_in")
+
+    async def _my_data(self, user: User | None) -> View:
+        if user is None:
+            raise Refusal(texts.NOTHING_STORED)
+        return await self.db(service.my_data, user)
+
+
+# -- verb handlers ----------------------------------------------------------------------
+
+
+@on_verb(verbs.SUMMARY, verbs.CHOOSE)
+async def _summary(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    kind, lead_id = _lead(data)
+
+    def work(session: Session) -> View:
+        answer = service.answer_for(session, kind, lead_id, user)
+        return service.result_view(session, answer, user)
+
+    return await bot.db(work)
+
+
+@on_verb(verbs.DETAILS)
+async def _details(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    kind, lead_id = _lead(data)
+    return await bot.db(service.details, kind, lead_id, _int(data, "colleague"), user)
+
+
+@on_verb(verbs.LIST)
+async def _list(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    kind, lead_id = _lead(data)
+    page = _int(data, "page") if "page" in data else 1
+    return await bot.db(service.list_page, kind, lead_id, page, user)
+
+
+@on_verb(verbs.INTRODUCE)
+async def _introduce(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    return await bot.db(service.compose, user, _int(data, "lead"), _int(data, "colleague"))
+
+
+@on_verb(verbs.CANCEL)
+async def _cancel(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    draft = await bot.db(service.compose, user, _int(data, "lead"), _int(data, "colleague"))
+    return IntroductionView(
+        state="cancelled",
+        requester=draft.requester,
+        colleague=PersonRef(
+            draft.colleague.name,
+            draft.colleague.email,
+            draft.colleague.person_id,
+            draft.colleague.upn,
+        ),
+        lead=draft.lead,
+        today=service._now().date(),
+    )
+
+
+@on_verb(verbs.SEND)
+async def _send(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    note = data.get(verbs.NOTE_INPUT)
+    outcome = await bot.db(
+        service.create_request,
+        user,
+        _int(data, "lead"),
+        _int(data, "colleague"),
+        note if isinstance(note, str) else "",
+    )
+    if isinstance(outcome, service.Existing):
+        return outcome.status
+    target: ConversationReference | UserAddress | None = None
+    if outcome.target is not None:
+        target = ConversationReference.from_dict(outcome.target)
+    elif outcome.entra_id and turn.tenant_id:
+        target = UserAddress(outcome.entra_id, turn.tenant_id, turn.service_url)
+    email_available = bot.mailer is not None
+    if target is None:
+        return await bot.db(
+            service.undeliverable,
+            outcome.request_id,
+            "no Teams conversation or Entra id",
+            email_available,
+        )
+    try:
+        delivery = await io.send_to_user(target, build_card(outcome.request_view))
+    except DeliveryError as exc:
+        log.info("request %s not delivered: %s", outcome.request_id, exc)
+        return await bot.db(service.undeliverable, outcome.request_id, str(exc), email_available)
+    colleague_id = _int(data, "colleague")
+    await bot.db(
+        service.delivered,
+        outcome.request_id,
+        delivery.activity_id,
+        delivery.reference.to_dict(),
+        colleague_id,
+    )
+    return outcome.status
+
+
+@on_verb(verbs.SEND_EMAIL)
+async def _send_email(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    if bot.mailer is None:
+        raise Refusal(texts.EMAIL_NOT_CONFIGURED)
+    request_id = _int(data, "request")
+    intro, sender, recipient = await bot.db(service.request_for_email, user, request_id)
+    await bot.mailer.send(
+        sender=sender, to=recipient, subject=texts.email_subject(), body=intro.note
+    )
+    return await bot.db(service.sent_by_email, request_id)
+
+
+@on_verb(verbs.ACCEPT, verbs.DECLINE, verbs.NOT_KNOWN)
+async def _answer(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    verb = turn.verb or ""
+    answered = await bot.db(service.answer_request, user, _int(data, "request"), verb)
+    if answered.requester_target is not None:
+        try:
+            await io.send_to_user(
+                ConversationReference.from_dict(answered.requester_target),
+                build_card(answered.notice),
+            )
+        except DeliveryError as exc:
+            log.info("answer notice not delivered: %s", exc)
+    return answered.colleague_card
+
+
+@on_verb(verbs.OPT_OUT)
+async def _opt_out(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    return await bot._opt_out_prompt(user)
+
+
+@on_verb(verbs.OPT_OUT_CONFIRM)
+async def _opt_out_confirm(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    if user is None:
+        raise Refusal(texts.NOTHING_STORED)
+    counts, _forgotten = await bot.db(service.opt_out, user)
+    return PrivacyView(state="opted_out", counts=counts)
+
+
+@on_verb(verbs.OPT_OUT_CANCEL, verbs.HELP)
+async def _help(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    return HelpView(welcome=False, user_name=turn.from_name or None)
+
+
+@on_verb(verbs.OPT_IN)
+async def _opt_in_verb(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    return await bot._opt_in(user)
+
+
+@on_verb(verbs.MY_DATA)
+async def _my_data_verb(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    return await bot._my_data(user)
+
+
+def build_bot(engine: Engine) -> WhoKnowsBot:
+    """The bot `whoknows serve` runs."""
+    config = AuthConfig.from_settings()
+    return WhoKnowsBot(engine, dev_mode=config.dev_mode, mailer=mailer_from_settings())

@@ -1,0 +1,135 @@
+"""The aiohttp application: ``/api/messages``, ``/healthz`` and ``/readyz``.
+
+HTTP concerns live here (content type, size, JSON, error mapping); everything about
+activities and tokens is in :mod:`bot.hosting`. No request ever gets a traceback: an
+error middleware answers unexpected failures with a JSON error and a reference id that
+is also logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import Engine, text
+
+from bot import settings
+from bot.hosting import BotHost, HostResponse
+from bot.turn import Bot
+
+log = logging.getLogger("whoknows.bot")
+
+Readiness = Callable[[], Awaitable[object]]
+"""Checks a dependency (the database); raises or returns False when it is not usable."""
+
+HOST_KEY = web.AppKey("host", BotHost)
+READINESS_KEY: web.AppKey[Readiness | None] = web.AppKey("readiness")
+
+
+def _error(status: int, error: str, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": error, "message": message, **extra}, status=status)
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """HTTP errors become short JSON answers; anything unexpected a logged 500 with a reference."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error(exc.status, exc.reason.lower(), exc.reason)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        reference = uuid.uuid4().hex[:12]
+        log.exception(
+            "unexpected error on %s %s (reference %s)", request.method, request.path, reference
+        )
+        return _error(500, "internal error", "unexpected error", reference=reference)
+
+
+async def messages(request: web.Request) -> web.Response:
+    """Bot Framework activities: parsed here, authenticated and run by the host."""
+    if request.content_type != "application/json":
+        return _error(415, "unsupported media type", "expected application/json")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, "request entity too large", "the activity is too large")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _error(400, "bad request", "malformed JSON")
+    if not isinstance(body, dict):
+        return _error(400, "bad request", "an activity is a JSON object")
+    answer: HostResponse = await request.app[HOST_KEY].handle(
+        body, request.headers.get("Authorization")
+    )
+    if answer.body is None:
+        return web.Response(status=answer.status)
+    return web.json_response(answer.body, status=answer.status)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    """The process is up."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """The process can serve: the database answers."""
+    check = request.app[READINESS_KEY]
+    if check is None:
+        return web.json_response({"status": "ok"})
+    try:
+        ok = await check()
+    except Exception as exc:
+        log.warning("not ready: %s: %s", type(exc).__name__, exc)
+        ok = False
+    if ok is False:
+        return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+def engine_readiness(engine: Engine) -> Readiness:
+    """A readiness check that runs ``SELECT 1`` on the store from a worker thread."""
+
+    def probe() -> bool:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+
+    async def check() -> bool:
+        return await asyncio.to_thread(probe)
+
+    return check
+
+
+def create_app(
+    bot: Bot,
+    *,
+    host: BotHost | None = None,
+    readiness: Readiness | None = None,
+    max_body_bytes: int | None = None,
+) -> web.Application:
+    """The web application serving ``bot``; ``host`` defaults to one built from the settings."""
+    limit = max_body_bytes if max_body_bytes is not None else settings.MAX_REQUEST_BYTES.get()
+    app = web.Application(client_max_size=limit, middlewares=[error_middleware])
+    app[HOST_KEY] = bot_host = host or BotHost(bot)
+
+    async def close_host(_app: web.Application) -> None:
+        await bot_host.close()
+
+    app.on_cleanup.append(close_host)
+    app[READINESS_KEY] = readiness
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

@@ -1,0 +1,122 @@
+"""Settings of the Teams bot server: Bot Framework identity, tenants, token validation."""
+
+from __future__ import annotations
+
+from signals.config import declare
+
+SECTION = "Teams bot"
+
+MICROSOFT_APP_ID = declare(
+    "microsoft_app_id",
+    "",
+    "The bot's Microsoft app (client) id. Empty: local development mode, no authentication, "
+    "loopback only.",
+    section=SECTION,
+    env="MicrosoftAppId",
+)
+MICROSOFT_APP_PASSWORD = declare(
+    "microsoft_app_password",
+    "",
+    "The app's client secret, used to get tokens for replies to Teams.",
+    section=SECTION,
+    env="MicrosoftAppPassword",
+    secret=True,
+)
+MICROSOFT_APP_TYPE = declare(
+    "microsoft_app_type",
+    "MultiTenant",
+    "`MultiTenant`, `SingleTenant` or `UserAssignedMSI`, as registered in Azure Bot Service.",
+    section=SECTION,
+    env="MicrosoftAppType",
+)
+MICROSOFT_APP_TENANT_ID = declare(
+    "microsoft_app_tenant_id",
+    "",
+    "The app's home tenant (required for SingleTenant); also a tenant the bot serves.",
+    section=SECTION,
+    env="MicrosoftAppTenantId",
+)
+ALLOWED_TENANTS = declare(
+    "allowed_tenants",
+    (),
+    "Further Entra tenant ids the bot serves (comma-separated); others get no data.",
+    section=SECTION,
+)
+BOT_OPENID_METADATA_URL = declare(
+    "bot_openid_metadata_url",
+    "",
+    "OpenID metadata URL for validating incoming tokens, instead of Bot Framework's "
+    "(tests and private clouds only).",
+    section=SECTION,
+)
+BOT_TOKEN_ISSUER = declare(
+    "bot_token_issuer",
+    "https://api.botframework.com",
+    "Issuer expected in incoming tokens; read only with `WHOKNOWS_BOT_OPENID_METADATA_URL`.",
+    section=SECTION,
+)
+MAX_REQUEST_BYTES = declare(
+    "max_request_bytes",
+    256 * 1024,
+    "Largest request body `/api/messages` accepts (larger: 413).",
+    section=SECTION,
+)
+
+# --- Teams app package (`whoknows manifest`) ---
+
+APP_PACKAGE_SECTION = "Teams app package"
+
+APP_DEVELOPER_NAME = declare(
+    "app_developer_name",
+    "whoknows open-source project",
+    "Developer name shown on the app's page in Teams (at most 32 characters): "
+    "usually your organisation.",
+    section=APP_PACKAGE_SECTION,
+)
+APP_WEBSITE_URL = declare(
+    "app_website_url",
+    "",
+    "Support page linked from the app's page in Teams. Empty: `https://<domain>/`.",
+    section=APP_PACKAGE_SECTION,
+)
+APP_PRIVACY_URL = declare(
+    "app_privacy_url",
+    "",
+    "Privacy statement linked from the app's page in Teams. Empty: `https://<domain>/privacy`.",
+    section=APP_PACKAGE_SECTION,
+)
+APP_TERMS_URL = declare(
+    "app_terms_url",
+    "",
+    "Terms of use linked from the app's page in Teams. Empty: `https://<domain>/terms`.",
+    section=APP_PACKAGE_SECTION,
+)
+
+CONVERSATION = "Conversation and introductions"
+
+REQUESTS_PER_DAY = declare(
+    "requests_per_day",
+    10,
+    "Introduction requests one person may send per day.",
+    section=CONVERSATION,
+)
+OPEN_REQUESTS_PER_COLLEAGUE = declare(
+    "open_requests_per_colleague",
+    5,
+    "Unanswered requests a colleague may have before they are not asked again for a while.",
+    section=CONVERSATION,
+)
+DEV_USER = declare(
+    "dev_user",
+    "",
+    "Local development only (no MicrosoftAppId): the colleague (e-mail) a Teams user the "
+    "directory doesn't know is taken for, e.g. in the Agents Playground.",
+    section=CONVERSATION,
+)
+INTRO_EMAIL = declare(
+    "intro_email",
+    False,
+    "Offer to send a request by e-mail, as the requester, through Microsoft Graph `sendMail` "
+    "when the colleague can't be reached in Teams (needs the Mail.Send permission).",
+    section=CONVERSATION,
+)
