@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot import settings as bot_settings
@@ -85,6 +86,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _insert(session: Session, model: type[Any]) -> Any:
+    """INSERT with ON CONFLICT support for the store's dialect (PostgreSQL or SQLite)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
 def primary_email(session: Session, person_id: int) -> str | None:
     return session.scalar(
         select(Address.email).where(Address.person_id == person_id).order_by(Address.id).limit(1)
@@ -114,33 +121,37 @@ def find_user(session: Session, aad_object_id: str | None, dev_mode: bool) -> Us
 
 
 def remember_conversation(session: Session, person_id: int, reference: dict[str, Any]) -> None:
-    """Keep the user's 1:1 conversation so that requests can reach them later."""
-    row = session.get(ConversationRef, person_id)
-    if row is None:
-        session.add(
-            ConversationRef(person_id=person_id, reference=json.dumps(reference), updated_at=_now())
-        )
-    else:
-        row.reference = json.dumps(reference)
-        row.updated_at = _now()
+    """Keep the user's 1:1 conversation so that requests can reach them later.
+
+    An upsert: Teams sends installationUpdate and conversationUpdate at once, and two
+    turns inserting the same row would make one of them fail."""
+    values = {"reference": json.dumps(reference), "updated_at": _now()}
+    stmt = _insert(session, ConversationRef).values(person_id=person_id, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["person_id"], set_=values))
 
 
 def first_welcome(
     session: Session, conversation_id: str, conversation_type: str | None, tenant_id: str | None
 ) -> bool:
-    """True exactly once per conversation: the caller sends the welcome card then."""
+    """True exactly once per conversation: the caller sends the welcome card then.
+
+    Concurrent install turns race here; the insert that wins sends the welcome."""
+    inserted = session.execute(
+        _insert(session, BotConversation)
+        .values(
+            conversation_id=conversation_id,
+            conversation_type=conversation_type,
+            tenant_id=tenant_id,
+            welcomed_at=_now(),
+        )
+        .on_conflict_do_nothing(index_elements=["conversation_id"])
+        .returning(BotConversation.conversation_id)
+    ).scalar()
+    if inserted is not None:
+        return True
     row = session.get(BotConversation, conversation_id, with_for_update=True)
     if row is None:
-        session.add(
-            BotConversation(
-                conversation_id=conversation_id,
-                conversation_type=conversation_type,
-                tenant_id=tenant_id,
-                welcomed_at=_now(),
-            )
-        )
-        session.flush()
-        return True
+        return False
     if row.welcomed_at is None:
         row.welcomed_at = _now()
         return True

@@ -114,7 +114,13 @@ def all_settings() -> list[Setting[object]]:
     """Every declared setting, importing each package's settings module first."""
     import importlib
 
-    for module in ("signals.settings", "scoring.settings", "cards.settings", "bot.settings"):
+    for module in (
+        "signals.settings",
+        "signals.sync_settings",
+        "scoring.settings",
+        "cards.settings",
+        "bot.settings",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a package without settings yet

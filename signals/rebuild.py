@@ -88,37 +88,41 @@ def stored_events(conn: Connection, until: datetime | None = None) -> Iterator[E
         )
 
 
+def rebuild_in(
+    conn: Connection, *, until: datetime | None = None, facts: StoreFacts | None = None
+) -> int:
+    """Replace every aggregate, inside the caller's transaction; returns the pairs written.
+
+    On PostgreSQL the aggregate tables are locked first, so that a writer
+    committing meanwhile waits and its additions land on the rebuilt sums
+    instead of being wiped by them.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE pair_strength, thread_members IN SHARE ROW EXCLUSIVE MODE")
+    facts = facts or read_facts(conn)
+    internal = set(conn.execute(select(Person.id).where(Person.internal)).scalars())
+    everyone = facts.pair_mode == "all"
+    agg = Aggregator(
+        facts.clock,
+        max_audience=facts.max_audience,
+        is_introducer=lambda p: everyone or p in internal,
+        is_lead=lambda p: everyone or p not in internal,
+    )
+    agg.add_all(stored_events(conn, until))
+    conn.execute(delete(PairStrength))
+    conn.execute(delete(ThreadMember))
+    if agg.new_thread_members:
+        conn.execute(
+            insert(ThreadMember),
+            [{"thread_key": t, "person_id": p} for t, p in sorted(agg.new_thread_members)],
+        )
+    upsert_pairs(conn, agg.pairs)
+    return len(agg.pairs)
+
+
 def rebuild_aggregates(
     engine: Engine, *, until: datetime | None = None, facts: StoreFacts | None = None
 ) -> int:
-    """Replace every aggregate by one computed from interactions before ``until``.
-
-    Returns the number of pairs written.
-    """
+    """Replace every aggregate by one computed from interactions before ``until``."""
     with engine.begin() as conn:
-        facts = facts or read_facts(conn)
-        internal = set(conn.execute(select(Person.id).where(Person.internal)).scalars())
-        if facts.pair_mode == "all":
-            agg = Aggregator(
-                facts.clock,
-                max_audience=facts.max_audience,
-                is_introducer=lambda _p: True,
-                is_lead=lambda _p: True,
-            )
-        else:
-            agg = Aggregator(
-                facts.clock,
-                max_audience=facts.max_audience,
-                is_introducer=lambda p: p in internal,
-                is_lead=lambda p: p not in internal,
-            )
-        agg.add_all(stored_events(conn, until))
-        conn.execute(delete(PairStrength))
-        conn.execute(delete(ThreadMember))
-        if agg.new_thread_members:
-            conn.execute(
-                insert(ThreadMember),
-                [{"thread_key": t, "person_id": p} for t, p in sorted(agg.new_thread_members)],
-            )
-        upsert_pairs(conn, agg.pairs)
-        return len(agg.pairs)
+        return rebuild_in(conn, until=until, facts=facts)

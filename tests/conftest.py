@@ -24,7 +24,7 @@ PG_URL = os.environ.get(
     "WHOKNOWS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 SKIP_PG = os.environ.get("WHOKNOWS_TEST_SKIP_POSTGRES") == "1"
-TEMPLATE = "whoknows_test_template"
+TEMPLATE = f"whoknows_test_template_{os.getpid()}"
 
 
 @pytest.fixture(autouse=True)

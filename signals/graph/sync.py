@@ -1,0 +1,1027 @@
+"""One sync run: directory, every mailbox in scope, call records, Dynamics 365.
+
+Progress is saved with the data: each page's interactions and the link that follows
+it (nextLink, or the deltaLink after the last page) are committed in one transaction,
+together with the renewal of the worker's lease. A crash resumes from the last
+committed page; items seen twice are recognised by their ``source_key``.
+
+Removed items (``@removed`` in a mail delta) delete the interaction they became, unless
+another mailbox still holds the same message. The per-pair aggregates are additive and
+cannot take one interaction back out exactly (thread and reply credit depend on what
+came before), so deleting marks them stale and the run ends with a rebuild of the
+aggregates, as does a back-fill (whose mailboxes arrive in no particular time order).
+The mark is committed with the deletion, so a crash before the rebuild is caught by
+the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from signals import settings
+from signals import sync_settings as ss
+from signals.addresses import normalise_email
+from signals.crm import upsert_crm
+from signals.directory import DirectoryPerson, upsert_person
+from signals.graph import dataverse, leases, mapping
+from signals.graph.auth import Credentials, TokenProvider, resource_scope
+from signals.graph.client import ClientStats, GraphClient, Page, Sleep
+from signals.graph.errors import DeltaExpired, NotPermitted, SyncError
+from signals.ingest import IngestStats, Writer, chunks
+from signals.models import (
+    Address,
+    GraphItem,
+    Interaction,
+    Person,
+    StoreMeta,
+    SyncState,
+)
+from signals.rebuild import rebuild_in
+from signals.records import InteractionRecord, Party
+
+FOLDERS = ("inbox", "sentitems")
+DOMAINS_KEY = "graph_verified_domains"
+REBUILD_KEY = "graph_rebuild_pending"
+MAILBOX = "mailbox"
+DIRECTORY = "directory"
+CALLS = "calls"
+CALL_OVERLAP = timedelta(hours=1)
+WRITE_ATTEMPTS = 5
+
+Clock = Callable[[], datetime]
+PageHook = Callable[[str, str, int], None]  # (source, scope, pages committed so far)
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class RunSummary:
+    """What one run did; printed by `whoknows sync`."""
+
+    mailboxes: int = 0
+    new_interactions: int = 0
+    duplicates: int = 0
+    removed: int = 0
+    people: int = 0
+    crm_records: int = 0
+    throttled: int = 0
+    requests: int = 0
+    rebuilt: bool = False
+    skipped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"mailboxes {self.mailboxes}, new interactions {self.new_interactions}, "
+            f"removed {self.removed}, directory {self.people}, CRM {self.crm_records}, "
+            f"requests {self.requests}, throttled {self.throttled}, errors {len(self.errors)}"
+        )
+
+
+@dataclass
+class SyncConfig:
+    graph_url: str
+    dataverse_url: str = ""
+    backfill_days: int = 365
+    page_size: int = 100
+    lease_seconds: float = 600.0
+    parallel_mailboxes: int = 8
+    call_records: bool = True
+    store_subjects: bool = False
+    excluded: tuple[str, ...] = ()
+    internal_domains: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, *, backfill_days: int | None = None) -> SyncConfig:
+        return cls(
+            graph_url=ss.GRAPH_URL.get().rstrip("/"),
+            dataverse_url=ss.DATAVERSE_URL.get().rstrip("/"),
+            backfill_days=ss.SYNC_BACKFILL_DAYS.get() if backfill_days is None else backfill_days,
+            page_size=ss.SYNC_PAGE_SIZE.get(),
+            lease_seconds=float(ss.SYNC_LEASE_SECONDS.get()),
+            parallel_mailboxes=ss.SYNC_PARALLEL_MAILBOXES.get(),
+            call_records=ss.SYNC_CALL_RECORDS.get(),
+            store_subjects=settings.STORE_SUBJECTS.get(),
+            excluded=settings.EXCLUDED_PEOPLE.get(),
+            internal_domains=settings.INTERNAL_DOMAINS.get(),
+        )
+
+
+def make_clients(
+    creds: Credentials, config: SyncConfig, *, sleep: Sleep = asyncio.sleep
+) -> tuple[GraphClient, GraphClient | None]:
+    """The Graph client and, when an organisation URL is set, the Dataverse client."""
+    tokens = TokenProvider(creds)
+    graph_scope = resource_scope(config.graph_url)
+
+    def client(base: str, scope: str) -> GraphClient:
+        async def token() -> str:
+            return await tokens.token(scope)
+
+        return GraphClient(
+            base_url=base,
+            token=token,
+            ca_file=creds.ca_file,
+            per_mailbox=ss.SYNC_MAILBOX_CONCURRENCY.get(),
+            retry_budget=ss.SYNC_RETRY_BUDGET.get(),
+            max_backoff=ss.SYNC_MAX_BACKOFF.get(),
+            sleep=sleep,
+        )
+
+    graph = client(config.graph_url, graph_scope)
+    graph.on_close = tokens.close
+    crm = None
+    if config.dataverse_url:
+        crm = client(config.dataverse_url, config.dataverse_url + "/.default")
+    return graph, crm
+
+
+def _retryable_db_error(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in ("40P01", "40001") or "database is locked" in str(exc.orig)
+
+
+def _upsert(conn: Connection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _meta_set(conn: Connection, key: str, value: str) -> None:
+    stmt = _upsert(conn)(StoreMeta).values(key=key, value=value)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+
+def _link_values(page: Page) -> dict[str, Any]:
+    if page.next_link:
+        return {"next_link": page.next_link}
+    return {"next_link": None, "delta_link": page.delta_link}
+
+
+def rebuild_under_lock(engine: Engine) -> int:
+    """Recompute the aggregates while no other worker can add to them.
+
+    The aggregate tables are locked on PostgreSQL (see
+    :func:`signals.rebuild.rebuild_in`); the stale marker goes in the same transaction.
+    """
+    with engine.begin() as conn:
+        pairs = rebuild_in(conn)
+        conn.execute(delete(StoreMeta).where(StoreMeta.key == REBUILD_KEY))
+        return pairs
+
+
+class SyncRunner:
+    """One worker. Several may run against one database; leases keep them apart."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        graph: GraphClient,
+        config: SyncConfig,
+        *,
+        crm: GraphClient | None = None,
+        owner: str | None = None,
+        clock: Clock | None = None,
+        on_page: PageHook | None = None,
+        on_mailbox: Callable[[str], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.graph = graph
+        self.crm = crm
+        self.config = config
+        self.owner = owner or default_owner()
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.on_page = on_page
+        self.on_mailbox = on_mailbox
+        self.summary = RunSummary()
+        for client in (graph, crm):
+            if client is not None:
+                client.user_agent = f"whoknows-sync ({self.owner})"
+        self._write_lock = asyncio.Lock()
+        self._writer: Writer | None = None
+        self._blocked: set[str] = set()
+        self._blocked_ids: set[str] = set()
+        self._excluded_emails = {e for e in (normalise_email(x) for x in config.excluded) if e}
+        self._excluded_departments = {
+            x[5:].strip().lower() for x in config.excluded if x.lower().startswith("dept:")
+        }
+        self._people: dict[str, Party] = {}
+        self._pages: dict[tuple[str, str], int] = {}
+
+    # -- database helpers --------------------------------------------------------------
+
+    async def _db(self, fn: Callable[[], Any]) -> Any:
+        """Run blocking store work off the event loop, one write at a time per worker."""
+        async with self._write_lock:
+            for attempt in range(WRITE_ATTEMPTS):
+                try:
+                    return await asyncio.to_thread(fn)
+                except DBAPIError as exc:
+                    if attempt + 1 == WRITE_ATTEMPTS or not _retryable_db_error(exc):
+                        raise
+        raise AssertionError("unreachable")
+
+    def _state(self, source: str, scope: str) -> tuple[int, str | None, str | None]:
+        with self.engine.begin() as conn:
+            row_id = leases.state_id(conn, source, scope)
+            row = conn.execute(
+                select(SyncState.delta_link, SyncState.next_link).where(SyncState.id == row_id)
+            ).one()
+        return row_id, row[0], row[1]
+
+    def _save_link(
+        self, conn: Connection, row_id: int, values: dict[str, Any], lease_row: int, items: int
+    ) -> None:
+        conn.execute(
+            update(SyncState)
+            .where(SyncState.id == row_id)
+            .values(items_total=SyncState.items_total + items, **values)
+        )
+        leases.renew(
+            conn,
+            lease_row,
+            owner=self.owner,
+            now=self.clock(),
+            lease_seconds=self.config.lease_seconds,
+        )
+
+    def _page_done(self, source: str, scope: str) -> None:
+        key = (source, scope)
+        self._pages[key] = self._pages.get(key, 0) + 1
+        if self.on_page is not None:
+            self.on_page(source, scope, self._pages[key])
+
+    # -- the run -----------------------------------------------------------------------
+
+    async def run_once(self) -> RunSummary:
+        """Directory, mailboxes, calls, CRM; then a rebuild when aggregates went stale."""
+        self.summary = RunSummary()
+        started = self.clock()
+        before = ClientStats()
+        before.add(self.graph.stats)
+        try:
+            await self._guarded(DIRECTORY, self._directory(started))
+            await self._prepare()
+            await self._mailboxes(started)
+            if self.config.call_records:
+                await self._guarded(CALLS, self._calls(started))
+            if self.crm is not None:
+                for source in dataverse.ENTITIES:
+                    await self._guarded(source, self._dataverse(source, started))
+            pending = await self._db(self._rebuild_pending)
+            if pending:
+                await self._db(lambda: rebuild_under_lock(self.engine))
+                self.summary.rebuilt = True
+        finally:
+            stats = self.graph.stats
+            self.summary.requests = stats.requests - before.requests
+            self.summary.throttled = stats.throttled - before.throttled
+            if self.crm is not None:
+                self.summary.requests += self.crm.stats.requests
+                self.summary.throttled += self.crm.stats.throttled
+        return self.summary
+
+    async def _guarded(self, name: str, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except NotPermitted as exc:
+            self.summary.skipped.append(f"{name}: not permitted ({exc.code or exc.status})")
+        except SyncError as exc:
+            self.summary.errors.append(f"{name}: {exc}")
+
+    def _directory_known(self) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(SyncState.last_success_at).where(
+                        SyncState.source == DIRECTORY, SyncState.scope == ""
+                    )
+                ).scalar()
+                is not None
+            )
+
+    def _rebuild_pending(self) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(select(StoreMeta.value).where(StoreMeta.key == REBUILD_KEY)).scalar()
+                is not None
+            )
+
+    async def _leased(
+        self, source: str, started: datetime, work: Callable[[int], Awaitable[int | None]]
+    ) -> bool:
+        """Run ``work(lease_row)`` under the lease of a tenant-wide source."""
+        claimed = await self._db(
+            lambda: leases.claim(
+                self.engine,
+                source,
+                owner=self.owner,
+                now=self.clock(),
+                lease_seconds=self.config.lease_seconds,
+                not_synced_since=started,
+            )
+        )
+        if claimed is None:
+            return False
+        row_id, _ = claimed
+        error: str | None = None
+        items: int | None = 0
+        try:
+            items = await work(row_id)
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            await asyncio.shield(
+                self._db(
+                    lambda: leases.release(
+                        self.engine,
+                        row_id,
+                        owner=self.owner,
+                        now=self.clock(),
+                        error=error,
+                        items=items or 0,
+                        done=items is not None,
+                    )
+                )
+            )
+        return True
+
+    # -- directory ---------------------------------------------------------------------
+
+    async def _directory(self, started: datetime) -> None:
+        def ensure() -> None:
+            with self.engine.begin() as conn:
+                leases.ensure_rows(conn, DIRECTORY, [""])
+
+        await self._db(ensure)
+
+        async def work(lease_row: int) -> int:
+            body = await self.graph.get_json("organization", params={"$select": "verifiedDomains"})
+            domains = sorted(
+                {
+                    str(d.get("name", "")).lower()
+                    for org in body.get("value", [])
+                    for d in org.get("verifiedDomains", [])
+                    if d.get("name")
+                }
+            )
+            if domains:
+
+                def save_domains() -> None:
+                    with self.engine.begin() as conn:
+                        _meta_set(conn, DOMAINS_KEY, ",".join(domains))
+
+                await self._db(save_domains)
+            return await self._delta(
+                DIRECTORY,
+                "",
+                lease_row,
+                start="users/delta",
+                params={"$select": ",".join((*mapping.USER_FIELDS, "userType"))},
+                headers={},
+                page_to_work=self._directory_page,
+            )
+
+        await self._leased(DIRECTORY, started, work)
+
+    def _directory_page(self, page: Page) -> Callable[[Connection], int]:
+        def apply(conn: Connection) -> int:
+            from sqlalchemy.orm import Session
+
+            count = 0
+            session = Session(bind=conn)
+            for user in page.items:
+                if not user.get("id"):
+                    continue
+                person = session.scalar(select(Person).where(Person.entra_id == str(user["id"])))
+                if mapping.is_removed(user) or user.get("userType") == "Guest":
+                    if person is not None:
+                        person.enabled = False
+                        person.departed_at = person.departed_at or self.clock()
+                    continue
+                entry = mapping.directory_person(user)
+                if person is not None:
+                    _keep_unsent(entry, user, person, session)
+                upsert_person(session, entry)
+                count += 1
+            session.flush()
+            scopes = [
+                str(u["id"])
+                for u in page.items
+                if u.get("id")
+                and not mapping.is_removed(u)
+                and u.get("userType") != "Guest"
+                and mapping.user_emails(u)
+            ]
+            leases.ensure_rows(conn, MAILBOX, scopes)
+            self.summary.people += count
+            return count
+
+        return apply
+
+    # -- the shared delta/paging loop --------------------------------------------------
+
+    async def _delta(
+        self,
+        source: str,
+        scope: str,
+        lease_row: int,
+        *,
+        start: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        page_to_work: Callable[[Page], Callable[[Connection], int]],
+        mailbox: str | None = None,
+        full_sync_marks_stale: bool = False,
+        link_values: Callable[[Page], dict[str, Any]] = _link_values,
+    ) -> int:
+        """Follow a delta (or plain paged) collection from the saved link; 410 restarts it."""
+        total = 0
+        for _attempt in range(2):
+            row_id, delta_link, next_link = await self._db(lambda: self._state(source, scope))
+            resume = next_link or delta_link
+            fresh = resume is None
+            try:
+                async for page in self.graph.pages(
+                    resume or start,
+                    mailbox=mailbox,
+                    params=None if resume else params,
+                    headers=headers,
+                ):
+                    work = page_to_work(page)
+                    values = link_values(page)
+                    stale = fresh and full_sync_marks_stale
+
+                    def commit(
+                        conn: Connection,
+                        work: Callable[[Connection], int] = work,
+                        values: dict[str, Any] = values,
+                        stale: bool = stale,
+                        row_id: int = row_id,
+                        count: int = len(page.items),
+                    ) -> int:
+                        n = work(conn)
+                        if stale:
+                            _meta_set(conn, REBUILD_KEY, "1")
+                        self._save_link(conn, row_id, values, lease_row, count)
+                        return n
+
+                    total += await self._db(functools.partial(self._commit, commit))
+                    self._page_done(source, scope)
+                return total
+            except DeltaExpired:
+                if fresh:
+                    raise
+
+                def reset(row_id: int = row_id) -> None:
+                    with self.engine.begin() as conn:
+                        conn.execute(
+                            update(SyncState)
+                            .where(SyncState.id == row_id)
+                            .values(delta_link=None, next_link=None)
+                        )
+
+                await self._db(reset)
+        return total
+
+    def _commit(self, fn: Callable[[Connection], int]) -> int:
+        with self.engine.begin() as conn:
+            return fn(conn)
+
+    # -- mailboxes ---------------------------------------------------------------------
+
+    async def _refresh_privacy(self) -> None:
+        """Opt-outs and the directory may have changed since the run began."""
+        await self._prepare(keep_writer=True)
+
+    async def _prepare(self, *, keep_writer: bool = False) -> None:
+        """The Writer (with the tenant's verified domains) and who must never be read."""
+
+        def load() -> tuple[tuple[str, ...], set[str], set[str], dict[str, Party]]:
+            with self.engine.connect() as conn:
+                stored = conn.execute(
+                    select(StoreMeta.value).where(StoreMeta.key == DOMAINS_KEY)
+                ).scalar()
+                emails = {e for e in (normalise_email(x) for x in self.config.excluded) if e}
+                depts = {
+                    x[5:].strip().lower()
+                    for x in self.config.excluded
+                    if x.lower().startswith("dept:")
+                }
+                blocked_people = set(
+                    conn.execute(
+                        select(Person.id).where(
+                            Person.opted_out.is_(True)
+                            | Person.id.in_(
+                                select(Address.person_id).where(Address.email.in_(sorted(emails)))
+                            )
+                            | func.lower(func.coalesce(Person.department, "")).in_(sorted(depts))
+                        )
+                    ).scalars()
+                )
+                blocked = set(
+                    conn.execute(
+                        select(Address.email).where(Address.person_id.in_(sorted(blocked_people)))
+                    ).scalars()
+                )
+                blocked_ids = set(
+                    conn.execute(
+                        select(Person.entra_id).where(
+                            Person.id.in_(sorted(blocked_people)), Person.entra_id.is_not(None)
+                        )
+                    ).scalars()
+                )
+                people = {
+                    str(eid): Party(str(email), str(name))
+                    for eid, email, name in conn.execute(
+                        select(Person.entra_id, func.min(Address.email), Person.display_name)
+                        .join(Address, Address.person_id == Person.id)
+                        .where(Person.entra_id.is_not(None))
+                        .group_by(Person.entra_id, Person.display_name)
+                    )
+                }
+            domains = tuple(stored.split(",")) if stored else self.config.internal_domains
+            return domains, blocked, {str(x) for x in blocked_ids}, people
+
+        domains, self._blocked, self._blocked_ids, self._people = await self._db(load)
+        if keep_writer and self._writer is not None:
+            return
+        self._writer = Writer(
+            self.engine, internal_domains=domains, store_subjects=self.config.store_subjects
+        )
+
+    def _private(self, rec: InteractionRecord) -> InteractionRecord | None:
+        """Drop opted-out and excluded colleagues from a record (or the whole record)."""
+        if not self._blocked:
+            return rec
+        if rec.author is not None and rec.author.email in self._blocked:
+            return None
+        if rec.sent_by is not None and rec.sent_by.email in self._blocked:
+            return None
+        rec.to = [p for p in rec.to if p.email not in self._blocked]
+        rec.cc = [p for p in rec.cc if p.email not in self._blocked]
+        rec.bcc = [p for p in rec.bcc if p.email not in self._blocked]
+        rec.attendees = [a for a in rec.attendees if a.email not in self._blocked]
+        return rec
+
+    async def _mailboxes(self, started: datetime) -> None:
+        """Claim mailboxes one by one and sync up to N of them at a time."""
+        running: set[asyncio.Task[None]] = set()
+        limit = max(1, self.config.parallel_mailboxes)
+        try:
+            while True:
+                claimed = await self._db(
+                    lambda: leases.claim(
+                        self.engine,
+                        MAILBOX,
+                        owner=self.owner,
+                        now=self.clock(),
+                        lease_seconds=self.config.lease_seconds,
+                        not_synced_since=started,
+                        mailboxes_only=True,
+                        skip_scopes=self._blocked_ids,
+                        excluded_emails=self._excluded_emails,
+                        excluded_departments=self._excluded_departments,
+                    )
+                )
+                if claimed is None:
+                    break
+                running.add(asyncio.create_task(self._mailbox(*claimed)))
+                if len(running) >= limit:
+                    done, running = await asyncio.wait(running, return_when="FIRST_COMPLETED")
+                    for task in done:
+                        task.result()
+            if running:
+                outcomes = await asyncio.gather(*running, return_exceptions=True)
+                running = set()
+                for outcome in outcomes:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def _mailbox(self, lease_row: int, user_id: str) -> None:
+        await self._refresh_privacy()
+        party = self._people.get(user_id)
+        email = party.email if party else user_id
+        error: str | None = None
+        items = 0
+        try:
+            results = await asyncio.gather(
+                *(self._folder(lease_row, user_id, email, f) for f in FOLDERS),
+                self._calendar(lease_row, user_id, email),
+                return_exceptions=True,
+            )
+            failures = [r for r in results if isinstance(r, BaseException)]
+            for r in failures:
+                if not isinstance(r, Exception):
+                    raise r  # cancellation, interrupts
+            items = sum(r for r in results if isinstance(r, int))
+            if failures:
+                error = "; ".join(f"{type(r).__name__}: {r}" for r in failures)
+                self.summary.errors.append(f"mailbox {email}: {error}")
+            self.summary.mailboxes += 1
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            await asyncio.shield(
+                self._db(
+                    lambda: leases.release(
+                        self.engine,
+                        lease_row,
+                        owner=self.owner,
+                        now=self.clock(),
+                        error=error,
+                        items=items,
+                    )
+                )
+            )
+            if self.on_mailbox is not None:
+                self.on_mailbox(email)
+
+    def _mail_page(self, user_id: str, email: str, page: Page) -> Callable[[Connection], int]:
+        writer = self._writer
+        assert writer is not None
+        records: list[InteractionRecord] = []
+        keys: dict[str, str] = {}  # graph item key -> source_key
+        removed: list[str] = []
+        for item in page.items:
+            item_key = f"{user_id}/{item.get('id')}"
+            if mapping.is_removed(item):
+                removed.append(item_key)
+                continue
+            rec = mapping.message_record(item, mailbox=email)
+            rec = self._private(rec) if rec is not None else None
+            if rec is not None:
+                records.append(rec)
+                keys[item_key] = rec.source_key
+
+        def apply(conn: Connection) -> int:
+            def then(c: Connection) -> None:
+                if _out_of_order(c, records):
+                    _meta_set(c, REBUILD_KEY, "1")
+                _map_items(c, keys)
+                self.summary.removed += _remove_items(c, removed)
+                if removed:
+                    _meta_set(c, REBUILD_KEY, "1")
+
+            # The page's records are written on this connection's transaction.
+            stats = _write_on(writer, conn, records, then)
+            self.summary.new_interactions += stats.new_interactions
+            self.summary.duplicates += stats.duplicates
+            return stats.new_interactions
+
+        return apply
+
+    async def _folder(self, lease_row: int, user_id: str, email: str, folder: str) -> int:
+        since = self.clock() - timedelta(days=self.config.backfill_days)
+        select_ = mapping.message_select(
+            inbox=folder == "inbox", subjects=self.config.store_subjects
+        )
+        return await self._delta(
+            f"mail:{folder}",
+            user_id,
+            lease_row,
+            start=f"users/{user_id}/mailFolders/{folder}/messages/delta",
+            params={
+                "$select": select_,
+                "$filter": f"receivedDateTime ge {_iso(since)}",
+            },
+            headers={"Prefer": f"odata.maxpagesize={self.config.page_size}"},
+            page_to_work=lambda page: self._mail_page(user_id, email, page),
+            mailbox=user_id,
+            full_sync_marks_stale=True,
+        )
+
+    async def _calendar(self, lease_row: int, user_id: str, email: str) -> int:
+        """calendarView from where the last run stopped (or the back-fill start) to now."""
+        now = self.clock()
+        _, covered, _ = await self._db(lambda: self._state("calendar", user_id))
+        begin = (
+            datetime.fromisoformat(covered) - timedelta(days=1)
+            if covered
+            else now - timedelta(days=self.config.backfill_days)
+        )
+
+        def to_work(page: Page) -> Callable[[Connection], int]:
+            records = [
+                r
+                for r in (mapping.event_record(e, mailbox=email, now=now) for e in page.items)
+                if r is not None
+            ]
+            records = [r for r in (self._private(r) for r in records) if r is not None]
+
+            def apply(conn: Connection) -> int:
+                assert self._writer is not None
+                stats = _write_on(self._writer, conn, records, lambda _c: None)
+                self.summary.new_interactions += stats.new_interactions
+                self.summary.duplicates += stats.duplicates
+                return stats.new_interactions
+
+            return apply
+
+        def links(page: Page) -> dict[str, Any]:
+            if page.next_link:
+                return {"next_link": page.next_link}
+            end = _query_value(page.url, "endDateTime") or _iso(now)
+            return {"next_link": None, "delta_link": end}
+
+        return await self._paged(
+            "calendar",
+            user_id,
+            lease_row,
+            start=f"users/{user_id}/calendarView",
+            params={
+                "startDateTime": _iso(begin),
+                "endDateTime": _iso(now),
+                "$select": ",".join(mapping.EVENT_FIELDS),
+            },
+            headers={
+                "Prefer": f'outlook.timezone="UTC", odata.maxpagesize={self.config.page_size}'
+            },
+            page_to_work=to_work,
+            link_values=links,
+            mailbox=user_id,
+            full_sync_marks_stale=covered is None,
+        )
+
+    async def _paged(
+        self,
+        source: str,
+        scope: str,
+        lease_row: int,
+        *,
+        start: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        page_to_work: Callable[[Page], Callable[[Connection], int]],
+        link_values: Callable[[Page], dict[str, Any]],
+        mailbox: str | None = None,
+        full_sync_marks_stale: bool = False,
+    ) -> int:
+        """A windowed (non-delta) collection: resume from a saved nextLink, else start."""
+        row_id, _, next_link = await self._db(lambda: self._state(source, scope))
+        total = 0
+        async for page in self.graph.pages(
+            next_link or start,
+            mailbox=mailbox,
+            params=None if next_link else params,
+            headers=headers,
+        ):
+            work = page_to_work(page)
+            values = link_values(page)
+
+            def commit(
+                conn: Connection,
+                work: Callable[[Connection], int] = work,
+                values: dict[str, Any] = values,
+                count: int = len(page.items),
+            ) -> int:
+                n = work(conn)
+                if full_sync_marks_stale:
+                    _meta_set(conn, REBUILD_KEY, "1")
+                self._save_link(conn, row_id, values, lease_row, count)
+                return n
+
+            total += await self._db(functools.partial(self._commit, commit))
+            self._page_done(source, scope)
+        return total
+
+    # -- tenant-wide sources -----------------------------------------------------------
+
+    async def _calls(self, started: datetime) -> None:
+        def ensure() -> None:
+            with self.engine.begin() as conn:
+                leases.ensure_rows(conn, CALLS, [""])
+
+        await self._db(ensure)
+
+        async def work(lease_row: int) -> int | None:
+            if not await self._db(self._directory_known):
+                return None  # participants are Entra ids: wait for the directory
+            await self._prepare(keep_writer=True)
+            now = self.clock()
+            _, covered, _ = await self._db(lambda: self._state(CALLS, ""))
+            since = (
+                datetime.fromisoformat(covered) - CALL_OVERLAP
+                if covered
+                else now - timedelta(days=min(self.config.backfill_days, 30))
+            )
+
+            def to_work(page: Page) -> Callable[[Connection], int]:
+                records = [
+                    r
+                    for r in (mapping.call_record(c, self._people) for c in page.items)
+                    if r is not None
+                ]
+                records = [r for r in (self._private(r) for r in records) if r is not None]
+
+                def apply(conn: Connection) -> int:
+                    assert self._writer is not None
+                    stats = _write_on(self._writer, conn, records, lambda _c: None)
+                    self.summary.new_interactions += stats.new_interactions
+                    return stats.new_interactions
+
+                return apply
+
+            def links(page: Page) -> dict[str, Any]:
+                if page.next_link:
+                    return {"next_link": page.next_link}
+                return {"next_link": None, "delta_link": _iso(now)}
+
+            return await self._paged(
+                CALLS,
+                "",
+                lease_row,
+                start="communications/callRecords",
+                params={"$filter": f"startDateTime ge {_iso(since)}"},
+                headers={},
+                page_to_work=to_work,
+                link_values=links,
+            )
+
+        await self._leased(CALLS, started, work)
+
+    async def _dataverse(self, source: str, started: datetime) -> None:
+        crm = self.crm
+        assert crm is not None
+        name = f"dataverse:{source}"
+
+        def ensure() -> None:
+            with self.engine.begin() as conn:
+                leases.ensure_rows(conn, name, [""])
+
+        await self._db(ensure)
+
+        async def work(lease_row: int) -> int:
+            row_id, _, next_link = await self._db(lambda: self._state(name, ""))
+            total = 0
+            headers = {**dataverse.HEADERS}
+            headers["Prefer"] += f", odata.maxpagesize={self.config.page_size}"
+            async for page in crm.pages(
+                next_link or dataverse.entity_path(source),
+                params=None if next_link else dataverse.entity_params(source),
+                headers=headers,
+            ):
+                entries = [e for e in (dataverse.crm_entry(source, row) for row in page.items) if e]
+
+                def commit(
+                    conn: Connection, entries: list[Any] = entries, page: Page = page
+                ) -> int:
+                    from sqlalchemy.orm import Session
+
+                    session = Session(bind=conn)
+                    for entry in entries:
+                        upsert_crm(session, entry)
+                    session.flush()
+                    values = (
+                        {"next_link": page.next_link}
+                        if page.next_link
+                        else {"next_link": None, "delta_link": _iso(self.clock())}
+                    )
+                    self._save_link(conn, row_id, values, lease_row, len(page.items))
+                    return len(entries)
+
+                n = await self._db(functools.partial(self._commit, commit))
+                self.summary.crm_records += n
+                total += n
+                self._page_done(name, "")
+            return total
+
+        await self._leased(name, started, work)
+
+
+def _keep_unsent(entry: DirectoryPerson, user: dict[str, Any], person: Person, _s: Any) -> None:
+    """A delta update may carry only the changed properties: keep the stored ones."""
+    if "displayName" not in user:
+        entry.display_name = person.display_name
+    if "jobTitle" not in user:
+        entry.title = person.title
+    if "department" not in user:
+        entry.department = person.department
+    if "businessPhones" not in user and "mobilePhone" not in user:
+        entry.phone = person.phone
+    if "accountEnabled" not in user:
+        entry.enabled = person.enabled
+    if "userPrincipalName" not in user:
+        entry.upn = person.upn
+
+
+def _write_on(
+    writer: Writer,
+    conn: Connection,
+    records: list[InteractionRecord],
+    then: Callable[[Connection], None],
+) -> IngestStats:
+    """Write records on the caller's transaction (the page's), then its bookkeeping."""
+    stats = writer.write_on(conn, records)
+    try:
+        then(conn)
+    except BaseException:
+        writer.forget()
+        raise
+    return stats
+
+
+def _out_of_order(conn: Connection, records: list[InteractionRecord]) -> bool:
+    """True when a message lands before a later one of its thread is already stored.
+
+    Thread and reply credit depend on the order messages arrive in; a message that
+    arrives late (another folder, another mailbox, a later page) makes the additive
+    aggregates differ from a chronological import, so they must be rebuilt.
+    """
+    earliest: dict[str, datetime] = {}
+    for rec in records:
+        if rec.thread_key and (
+            rec.thread_key not in earliest or rec.occurred_at < earliest[rec.thread_key]
+        ):
+            earliest[rec.thread_key] = rec.occurred_at
+    for part in chunks(sorted(earliest)):
+        rows = conn.execute(
+            select(Interaction.thread_key, func.max(Interaction.occurred_at))
+            .where(Interaction.thread_key.in_(part))
+            .group_by(Interaction.thread_key)
+        )
+        for thread, latest in rows:
+            if thread is not None and latest is not None and latest > earliest[thread]:
+                return True
+    return False
+
+
+def _map_items(conn: Connection, keys: dict[str, str]) -> None:
+    """Remember which interaction each Graph item became (for @removed)."""
+    if not keys:
+        return
+    ids = dict(
+        conn.execute(
+            select(Interaction.source_key, Interaction.id).where(
+                Interaction.source_key.in_(sorted(set(keys.values())))
+            )
+        ).all()
+    )
+    rows = [
+        {"item_id": item, "interaction_id": ids[key]} for item, key in keys.items() if key in ids
+    ]
+    if rows:
+        stmt = _upsert(conn)(GraphItem)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["item_id"], set_={"interaction_id": stmt.excluded.interaction_id}
+            ),
+            rows,
+        )
+
+
+def _remove_items(conn: Connection, item_keys: Iterable[str]) -> int:
+    """Forget removed items; delete their interaction when no mailbox holds it any more."""
+    keys = sorted(set(item_keys))
+    if not keys:
+        return 0
+    targets: set[int] = {
+        int(i)
+        for i in conn.execute(
+            select(GraphItem.interaction_id).where(
+                GraphItem.item_id.in_(keys), GraphItem.interaction_id.is_not(None)
+            )
+        ).scalars()
+        if i is not None
+    }
+    conn.execute(delete(GraphItem).where(GraphItem.item_id.in_(keys)))
+    if not targets:
+        return 0
+    still_held = set(
+        conn.execute(
+            select(GraphItem.interaction_id).where(GraphItem.interaction_id.in_(sorted(targets)))
+        ).scalars()
+    )
+    gone = sorted(targets - still_held)
+    if gone:
+        conn.execute(delete(Interaction).where(Interaction.id.in_(gone)))
+    return len(gone)
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _query_value(url: str, name: str) -> str | None:
+    values = parse_qs(urlsplit(url).query).get(name)
+    return values[0] if values else None

@@ -1,0 +1,135 @@
+"""Import files into the store: read items, write them in batches, flag lists.
+
+Each batch is one transaction (``signals.ingest.Writer``), so an import that
+dies half-way leaves whole batches only, and running it again adds just what
+is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from signals import settings
+from signals.crm import CrmEntry, upsert_crm_entries
+from signals.importers.calls_csv import read_calls
+from signals.importers.crm_csv import read_crm
+from signals.importers.detect import CALLS, CRM, ICS, MBOX, MESSAGE, Source, plan
+from signals.importers.ics import read_ics
+from signals.importers.items import Item, Progress, Skipped, no_progress
+from signals.importers.mbox import read_mbox
+from signals.importers.report import ImportProblem, ImportReport
+from signals.importers.tree import read_message_file
+from signals.ingest import Writer
+from signals.records import InteractionRecord
+from signals.store import detect_lists
+
+
+def read_source(source: Source, progress: Progress = no_progress) -> Iterator[Item]:
+    """The items of one file; an unexpected failure ends the file with one listed error."""
+    reported = False
+    try:
+        if source.kind == MBOX:
+            reported = True
+            yield from read_mbox(source.path, progress)
+        elif source.kind == MESSAGE:
+            yield from read_message_file(source.path)
+        elif source.kind == ICS:
+            yield from read_ics(source.path)
+        elif source.kind == CALLS:
+            yield from read_calls(source.path)
+        elif source.kind == CRM:
+            yield from read_crm(source.path)
+        else:
+            yield Skipped(
+                ImportProblem(
+                    str(source.path),
+                    "CSV header is neither a call log nor a CRM list (see docs/import-formats.md)",
+                )
+            )
+    except (OSError, UnicodeError) as exc:
+        yield Skipped(ImportProblem(str(source.path), f"cannot read: {exc}"))
+    except Exception as exc:  # a reader bug or a library choking: skip the rest of the file
+        yield Skipped(ImportProblem(str(source.path), f"unreadable: {exc!r}"))
+    if not reported:
+        progress(source.size)
+
+
+class Importer:
+    """Feeds items to the store in batches; collects the report."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        internal_domains: Sequence[str] | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        self.engine = engine
+        self.writer = Writer(engine, internal_domains=internal_domains)
+        self.batch_size = batch_size or settings.BATCH_SIZE.get()
+        self.report = ImportReport()
+        self._records: list[InteractionRecord] = []
+        self._crm: list[CrmEntry] = []
+
+    def add(self, item: Item) -> None:
+        self.report.messages += 1
+        if isinstance(item, Skipped):
+            if item.problem is None:
+                self.report.skipped += 1
+            else:
+                self.report.problem(item.problem)
+        elif isinstance(item, CrmEntry):
+            self._crm.append(item)
+            if len(self._crm) >= self.batch_size:
+                self._flush_crm()
+        else:
+            self._records.append(item)
+            if len(self._records) >= self.batch_size:
+                self._flush_records()
+
+    def _flush_records(self) -> None:
+        batch, self._records = self._records, []
+        if batch:
+            self.report.add_stats(self.writer.write(batch))
+
+    def _flush_crm(self) -> None:
+        batch, self._crm = self._crm, []
+        if batch:
+            self.report.crm_records += upsert_crm_entries(self.engine, batch)
+
+    def finish(self) -> ImportReport:
+        self._flush_records()
+        self._flush_crm()
+        self.report.lists_flagged = detect_lists(self.engine)
+        return self.report
+
+
+def import_sources(
+    engine: Engine,
+    sources: Sequence[Source],
+    *,
+    internal_domains: Sequence[str] | None = None,
+    batch_size: int | None = None,
+    progress: Progress = no_progress,
+) -> ImportReport:
+    importer = Importer(engine, internal_domains=internal_domains, batch_size=batch_size)
+    for source in sources:
+        importer.report.files += 1
+        for item in read_source(source, progress):
+            importer.add(item)
+    return importer.finish()
+
+
+def import_paths(
+    engine: Engine,
+    paths: Sequence[Path | str],
+    *,
+    internal_domains: Sequence[str] | None = None,
+    batch_size: int | None = None,
+) -> ImportReport:
+    """Import files and folders (raises MissingPath before reading anything)."""
+    sources = plan([Path(p) for p in paths])
+    return import_sources(engine, sources, internal_domains=internal_domains, batch_size=batch_size)
