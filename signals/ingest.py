@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -55,6 +56,7 @@ from signals.models import (
     Response,
     Role,
     ThreadMember,
+    UTCDateTime,
 )
 from signals.records import InteractionRecord
 
@@ -138,9 +140,58 @@ def upsert_pairs(conn: Connection, pairs: dict[tuple[int, int], PairDelta]) -> N
     for col in ("last_at", "last_out_at", "last_in_at", "last_mutual_at"):
         set_[col] = _later_of(table.c[col], excluded[col])
     stmt = stmt.on_conflict_do_update(index_elements=["introducer_id", "lead_id"], set_=set_)
-    rows = [delta.row(i, lead) for (i, lead), delta in pairs.items()]
-    for part in chunks(rows, 1000):
-        conn.execute(stmt, [dict(r, feedback_factor=1.0) for r in part])
+    # Sorted, so that concurrent writers lock rows in the same order (no deadlocks).
+    rows = [delta.row(i, lead) for (i, lead), delta in sorted(pairs.items())]
+    for row in rows:
+        row["feedback_factor"] = 1.0
+    executemany_raw(conn, stmt, table, rows)
+
+
+def executemany_raw(conn: Connection, stmt: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Run an INSERT for many rows; on SQLite compiled once, plain tuples to the driver.
+
+    On SQLite, SQLAlchemy's per-row parameter processing costs more than the
+    database's own work for the big per-batch inserts (participants, pair
+    aggregates): the statement is compiled once and only the UTC datetimes go
+    through their bind processor, each distinct value once. On PostgreSQL,
+    SQLAlchemy's batching into multi-row VALUES beats the driver's executemany.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    if dialect.name != "sqlite":  # psycopg: SQLAlchemy's multi-row VALUES batching is faster
+        for part in chunks(rows, 1000):
+            conn.execute(stmt, part)
+        return
+    keys = list(rows[0])
+    compiled = stmt.compile(dialect=dialect, column_keys=keys)
+    processors: dict[str, Any] = {}
+    for key in keys:
+        proc = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None and isinstance(table.c[key].type, UTCDateTime):
+            processors[key] = proc
+    if processors:
+        done: dict[datetime, Any] = {}  # a batch has few distinct times: convert each once
+        for key, proc in processors.items():
+            for row in rows:
+                value = row[key]
+                if value is not None:
+                    converted = done.get(value)
+                    if converted is None:
+                        converted = done[value] = proc(value)
+                    row[key] = converted
+    params: list[Any]
+    if compiled.positional:
+        order = compiled.positiontup or []
+        if len(order) > 1:
+            getter = itemgetter(*order)
+            params = [getter(row) for row in rows]
+        else:
+            params = [tuple(row[k] for k in order) for row in rows]
+    else:
+        params = rows
+    for part in chunks(params, 5000):
+        conn.exec_driver_sql(compiled.string, part)
 
 
 class Writer:
@@ -206,63 +257,86 @@ class Writer:
             )
             for email, pid, internal, automated in rows:
                 self.known[email] = Known(pid, internal, automated)
-        created = 0
-        for email in [e for e in missing if e not in self.known]:
+        new = [e for e in missing if e not in self.known]
+        if not new:
+            return 0
+        people: list[dict[str, Any]] = []
+        for email in new:
             internal = self.policy.is_internal(email)
-            automated = is_automated_address(email)
             name = parties[email] or name_from_email(email)
-            company_id = None if internal else self._company_id(conn, domain_of(email))
-            pid = conn.execute(
-                insert(Person)
-                .values(
-                    internal=internal,
-                    display_name=name,
-                    name_key=name_key(name),
-                    company_id=company_id,
-                    enabled=True,
-                    opted_out=False,
-                    is_list=False,
-                    is_shared=is_shared_address(email),
-                    is_automated=automated,
-                )
-                .returning(Person.id)
-            ).scalar_one()
-            added = conn.execute(
-                _insert_for(conn, Address.__table__)  # type: ignore[arg-type]
-                .values(email=email, person_id=pid, display_name=parties[email] or None)
-                .on_conflict_do_nothing()
-                .returning(Address.person_id)
-            ).scalar()
-            if added is None:  # another writer created it meanwhile
-                conn.execute(delete(Person).where(Person.id == pid))
-                row = conn.execute(
-                    select(Person.id, Person.internal, Person.is_automated)
-                    .join(Address, Address.person_id == Person.id)
-                    .where(Address.email == email)
-                ).one()
-                self.known[email] = Known(row[0], row[1], row[2])
+            people.append(
+                {
+                    "internal": internal,
+                    "display_name": name,
+                    "name_key": name_key(name),
+                    "company_id": None if internal else self._company_id(conn, domain_of(email)),
+                    "enabled": True,
+                    "opted_out": False,
+                    "is_list": False,
+                    "is_shared": is_shared_address(email),
+                    "is_automated": is_automated_address(email),
+                }
+            )
+        # One multi-row insert each for people and addresses (not two round trips per address).
+        ids: list[int] = []
+        for people_part in chunks(people, 1000):
+            ids.extend(
+                conn.execute(
+                    insert(Person).returning(Person.id, sort_by_parameter_order=True), people_part
+                ).scalars()
+            )
+        added: set[str] = set()
+        address_stmt = (
+            _insert_for(conn, Address.__table__)  # type: ignore[arg-type]
+            .on_conflict_do_nothing()
+            .returning(Address.email)
+        )
+        address_rows = [
+            {"email": e, "person_id": pid, "display_name": parties[e] or None, "sent_count": 0}
+            for e, pid in zip(new, ids, strict=True)
+        ]
+        for address_part in chunks(address_rows, 1000):
+            added.update(conn.execute(address_stmt, address_part).scalars())
+        created = 0
+        for email, pid, person in zip(new, ids, people, strict=True):
+            if email in added:
+                created += 1
+                self.known[email] = Known(pid, person["internal"], person["is_automated"])
                 continue
-            created += 1
-            self.known[email] = Known(pid, internal, automated)
+            # another writer created this address meanwhile: use its person
+            conn.execute(delete(Person).where(Person.id == pid))
+            row = conn.execute(
+                select(Person.id, Person.internal, Person.is_automated)
+                .join(Address, Address.person_id == Person.id)
+                .where(Address.email == email)
+            ).one()
+            self.known[email] = Known(row[0], row[1], row[2])
         return created
 
     # -- batches ---------------------------------------------------------------------
 
     def write(self, records: Iterable[InteractionRecord]) -> IngestStats:
         """Write one batch in one transaction."""
+        with self.engine.begin() as conn:
+            return self.write_on(conn, records)
+
+    def write_on(self, conn: Connection, records: Iterable[InteractionRecord]) -> IngestStats:
+        """Write one batch inside the caller's transaction (e.g. with a sync page's link)."""
         batch = list(records)
         stats = IngestStats(messages=len(batch))
         if not batch:
             return stats
-        with self.engine.begin() as conn:
-            try:
-                self._write(conn, batch, stats)
-            except BaseException:
-                # The transaction rolls back: forget what we learnt inside it.
-                self.known.clear()
-                self.companies.clear()
-                raise
+        try:
+            self._write(conn, batch, stats)
+        except BaseException:
+            self.forget()
+            raise
         return stats
+
+    def forget(self) -> None:
+        """Drop what was learnt in a transaction that is rolling back."""
+        self.known.clear()
+        self.companies.clear()
 
     def _write(self, conn: Connection, batch: list[InteractionRecord], stats: IngestStats) -> None:
         unique: dict[str, InteractionRecord] = {}
@@ -323,7 +397,9 @@ class Writer:
         for rec in fresh:
             participants.extend(self._participant_rows(ids[rec.source_key], rec))
         if participants:
-            conn.execute(insert(Participant), participants)
+            table = Participant.__table__
+            assert isinstance(table, Table)
+            executemany_raw(conn, insert(table), table, participants)
 
         self._aggregate(conn, fresh)
         self._mark_senders(conn, fresh)
