@@ -23,10 +23,11 @@ Try next:
 @click.option("--demo", is_flag=True, help="Fill the store with the generated demo company.")
 @click.option(
     "--size",
-    type=click.Choice(["small", "large"]),
+    type=click.Choice(["tiny", "small", "large"]),
     default="small",
     show_default=True,
-    help="small: 300 colleagues, ~45k interactions; large: 5,000 colleagues, millions.",
+    help="tiny: 40 colleagues; small: 300 colleagues, ~45k interactions; "
+    "large: 5,000 colleagues, millions of interactions.",
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the generator.")
 @click.option(
@@ -65,7 +66,7 @@ def init_command(demo: bool, size: str, seed: int, force: bool, db_url: str | No
                     "or --db to choose another store."
                 )
             clear_store(engine)
-        expected = 50_000 if size == "small" else 6_000_000
+        expected = {"tiny": 3_000, "small": 50_000}.get(size, 6_000_000)
         click.echo(f"building the {size} demo organisation into {where} ...")
         with tqdm(
             total=expected,
