@@ -13,6 +13,7 @@ from signals.meta import StoreFacts, facts_from_settings, read_facts, write_fact
 from signals.models import (
     Address,
     AuditEntry,
+    CrmRecord,
     Interaction,
     PairStrength,
     Participant,
@@ -64,9 +65,16 @@ def detect_lists(engine: Engine, min_senders: int | None = None) -> int:
         .having(func.sum(Address.sent_count) == 0)
         .subquery()
     )
+    # Known humans are never a list: colleagues from the directory, CRM leads and contacts.
+    known_humans = (
+        select(Person.id)
+        .where(Person.entra_id.is_not(None))
+        .union(select(CrmRecord.person_id).where(CrmRecord.person_id.is_not(None)))
+    )
     candidates = select(senders_per_recipient.c.person_id).where(
         senders_per_recipient.c.senders >= threshold,
         senders_per_recipient.c.person_id.in_(select(never_sent.c.person_id)),
+        senders_per_recipient.c.person_id.not_in(known_humans),
     )
     with db.transaction(engine) as session:
         session.execute(update(Person).where(Person.id.in_(candidates)).values(is_list=True))
