@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,11 +26,15 @@ from aiohttp import web
 from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from bot.auth import AuthConfig
+from bot.conversation import WhoKnowsBot
 from bot.hosting import BotHost
 from bot.server import create_app
 from bot.turn import InvokeResult, Reply, Turn
+from signals.models import PairStrength, Person
 from tests import teams
 from tests.connector import Connector
 
@@ -147,6 +152,7 @@ async def _one_pass(
     turns: int,
     deadline: float,
     tag: str,
+    questions: list[str] | None = None,
 ) -> Pass:
     result = Pass()
     remaining = iter(range(turns))
@@ -157,8 +163,9 @@ async def _one_pass(
         for i in remaining:
             if time.monotonic() > deadline:
                 return
+            text = questions[i % len(questions)] if questions else f"who knows lead {i}"
             body = teams.message(
-                f"who knows lead {i}",
+                text,
                 service_url=service_url,
                 sender=sender,
                 conversation_id=conversation,
@@ -176,23 +183,54 @@ async def _one_pass(
     return result
 
 
-async def run(*, users: int, turns: int, passes: int, max_seconds: float) -> dict[str, Any]:
-    deadline = time.monotonic() + max_seconds
+def demo_store() -> tuple[Engine, list[str]]:
+    """A small demo organisation in a temporary file, and lead names to ask about."""
+    from signals.demo.build import build_demo
+    from signals.store import create_store
+
+    folder = tempfile.mkdtemp(prefix="whoknows-bench-")
+    engine = create_store(f"sqlite:///{folder}/demo.db")
+    build_demo(engine, size="small")
+    with Session(engine) as session:
+        names = list(
+            session.scalars(
+                select(Person.display_name)
+                .join(PairStrength, PairStrength.lead_id == Person.id)
+                .where(~Person.internal)
+                .group_by(Person.id, Person.display_name)
+                .order_by(Person.id)
+                .limit(200)
+            )
+        )
+    return engine, [f"who knows {name}" for name in names]
+
+
+async def run(
+    *, users: int, turns: int, passes: int, max_seconds: float, real: bool = True
+) -> dict[str, Any]:
     connector = await Connector().start()
     whoknows_bot = CardBot()
     ours, ours_url = await _serve(
         create_app(whoknows_bot, host=BotHost(whoknows_bot, AuthConfig()))
     )
     base, base_url = await _serve(baseline_app())
-    targets: list[tuple[Result, str]] = [
-        (Result("whoknows"), ours_url),
-        (Result("botbuilder"), base_url),
+    targets: list[tuple[Result, str, list[str] | None]] = [
+        (Result("whoknows"), ours_url, None),
+        (Result("botbuilder"), base_url, None),
     ]
+    runners = [ours, base]
+    if real:
+        engine, asked = await asyncio.to_thread(demo_store)
+        product = WhoKnowsBot(engine, dev_mode=True)
+        full, full_url = await _serve(create_app(product, host=BotHost(product, AuthConfig())))
+        targets.append((Result("whoknows_full"), full_url, asked))
+        runners.append(full)
+    deadline = time.monotonic() + max_seconds
     per_pass = max(1, turns // passes)
     connector_limit = aiohttp.TCPConnector(limit=users * 2)
     try:
         async with aiohttp.ClientSession(connector=connector_limit) as session:
-            for _, url in targets:  # warm-up: imports, connection pools, first-call caches
+            for _, url, questions in targets:  # warm-up: imports, pools, first-call caches
                 await _one_pass(
                     session,
                     url,
@@ -201,9 +239,10 @@ async def run(*, users: int, turns: int, passes: int, max_seconds: float) -> dic
                     turns=50,
                     deadline=deadline,
                     tag="warm",
+                    questions=questions,
                 )
             for p in range(passes):
-                for result, url in targets:
+                for result, url, questions in targets:
                     before = len(connector.records)
                     measured = await _one_pass(
                         session,
@@ -213,14 +252,15 @@ async def run(*, users: int, turns: int, passes: int, max_seconds: float) -> dic
                         turns=per_pass,
                         deadline=deadline,
                         tag=f"{result.name}-{p}",
+                        questions=questions,
                     )
                     result.passes.append(measured)
                     result.replies += sum(1 for r in connector.records[before:] if r.cards)
     finally:
-        await ours.cleanup()
-        await base.cleanup()
+        for runner in runners:
+            await runner.cleanup()
         await connector.stop()
-    summaries = {result.name: result.summary() for result, _ in targets}
+    summaries = {result.name: result.summary() for result, _, _ in targets}
     ours_tps = summaries["whoknows"]["turns_per_second"]
     base_tps = summaries["botbuilder"]["turns_per_second"]
     return {
@@ -231,13 +271,17 @@ async def run(*, users: int, turns: int, passes: int, max_seconds: float) -> dic
         "throughput_ratio": round(ours_tps / base_tps, 3) if base_tps else None,
         "p50_ratio": _ratio(summaries, "p50_ms"),
         "p99_ratio": _ratio(summaries, "p99_ms"),
+        "full_p50_ratio": _ratio(summaries, "p50_ms", "whoknows_full") if real else None,
+        "full_throughput_ratio": round(summaries["whoknows_full"]["turns_per_second"] / base_tps, 3)
+        if real and base_tps
+        else None,
         "timed_out": time.monotonic() > deadline,
     }
 
 
-def _ratio(summaries: dict[str, Any], key: str) -> float | None:
+def _ratio(summaries: dict[str, Any], key: str, ours: str = "whoknows") -> float | None:
     base = summaries["botbuilder"][key]
-    return round(summaries["whoknows"][key] / base, 3) if base else None
+    return round(summaries[ours][key] / base, 3) if base else None
 
 
 @click.command()
@@ -252,17 +296,29 @@ def _ratio(summaries: dict[str, Any], key: str) -> float | None:
 @click.option("--passes", default=2, show_default=True, type=click.IntRange(1, 10))
 @click.option("--max-seconds", default=60.0, show_default=True, type=click.FloatRange(1, 600))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def main(users: int, turns: int, passes: int, max_seconds: float, as_json: bool) -> None:
+@click.option(
+    "--real/--no-real",
+    default=True,
+    show_default=True,
+    help="Also run the full bot answering 'who knows' on a small demo organisation.",
+)
+def main(
+    users: int, turns: int, passes: int, max_seconds: float, as_json: bool, real: bool
+) -> None:
     """Concurrent simulated Teams users against whoknows and a bare botbuilder bot."""
-    result = asyncio.run(run(users=users, turns=turns, passes=passes, max_seconds=max_seconds))
+    result = asyncio.run(
+        run(users=users, turns=turns, passes=passes, max_seconds=max_seconds, real=real)
+    )
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"{users} concurrent users, {passes} alternating passes, loopback HTTP")
-    for name in ("whoknows", "botbuilder"):
+    for name in ("whoknows", "botbuilder", "whoknows_full"):
+        if name not in result:
+            continue
         s = result[name]
         click.echo(
-            f"  {name:<10} {s['turns']:>6} turns  {s['turns_per_second']:>8.1f} turns/s  "
+            f"  {name:<13} {s['turns']:>6} turns  {s['turns_per_second']:>8.1f} turns/s  "
             f"p50 {s['p50_ms']:>7.2f} ms  p99 {s['p99_ms']:>7.2f} ms  "
             f"errors {s['errors']}  cards captured {s['replies_captured']}"
         )
@@ -271,6 +327,11 @@ def main(users: int, turns: int, passes: int, max_seconds: float, as_json: bool)
         f"p50 x{result['p50_ratio']}, p99 x{result['p99_ratio']}"
         + ("  (stopped at --max-seconds)" if result["timed_out"] else "")
     )
+    if real:
+        click.echo(
+            f"  full bot (ranking + cards + store)/botbuilder: throughput "
+            f"x{result['full_throughput_ratio']}, p50 x{result['full_p50_ratio']}"
+        )
 
 
 if __name__ == "__main__":

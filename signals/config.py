@@ -151,5 +151,6 @@ def settings_markdown() -> str:
                 "| --- | --- | --- |",
             ]
         default = "(secret)" if s.secret and s.default else s.describe_default()
+        default = default.replace("\n", "\\n").replace("|", "\\|")
         lines.append(f"| `{s.env}` | `{default}` | {s.help} |")
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from signals import db
 from signals.addresses import domain_of, name_key, normalise_email
 from signals.directory import name_company
+from signals.merge import claim_address, merge_identities
 from signals.models import Address, CrmRecord, Person
 
 
@@ -54,13 +55,11 @@ def _person_for(session: Session, entry: CrmEntry, emails: list[str]) -> Person 
         session.add(person)
         session.flush()
     for other in people[1:]:
-        from signals.merge import merge_identities
-
         merge_identities(session, keep=person.id, drop=other.id)
     known = set(session.scalars(select(Address.email).where(Address.person_id == person.id)))
     for email in emails:
         if email not in known:
-            session.add(Address(email=email, person_id=person.id, sent_count=0))
+            claim_address(session, email, person.id)
     if entry.full_name:  # the CRM's spelling of the name wins over a header's
         person.display_name = entry.full_name
         person.name_key = name_key(entry.full_name)

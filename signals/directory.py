@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from signals import db
 from signals.addresses import domain_of, is_shared_address, name_key, normalise_email
 from signals.companies import company_name_from_domain
+from signals.merge import claim_address, merge_identities
 from signals.models import Address, Company, CompanyDomain, Person
 
 
@@ -66,11 +67,7 @@ def upsert_person(session: Session, entry: DirectoryPerson) -> Person:
     person.is_shared = entry.is_shared or any(is_shared_address(e) for e in emails[:1])
     session.flush()
     for email in emails:
-        address = session.scalar(select(Address).where(Address.email == email))
-        if address is None:
-            session.add(Address(email=email, person_id=person.id, sent_count=0))
-        elif address.person_id != person.id:
-            merge_people(session, keep=person.id, drop=address.person_id)
+        claim_address(session, email, person.id)
     session.flush()
     return person
 
@@ -86,8 +83,6 @@ def upsert_people(engine: Engine, entries: Iterable[DirectoryPerson]) -> int:
 
 def merge_people(session: Session, *, keep: int, drop: int) -> None:
     """Merge two identities (several addresses of one contact): aggregates add up."""
-    from signals.merge import merge_identities
-
     merge_identities(session, keep=keep, drop=drop)
 
 

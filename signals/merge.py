@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from signals.aggregate import PairDelta
@@ -90,3 +91,22 @@ def merge_identities(session: Session, *, keep: int, drop: int) -> None:
     upsert_pairs(conn, moved)
     session.execute(update(CrmRecord).where(CrmRecord.person_id == drop).values(person_id=keep))
     session.execute(delete(Person).where(Person.id == drop))
+
+
+def claim_address(session: Session, email: str, person_id: int) -> None:
+    """Attach ``email`` to ``person_id``, merging whoever held it before.
+
+    Safe against a concurrent writer creating the same address: the insert does
+    nothing on conflict and the holder found afterwards is merged in.
+    """
+    session.flush()
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert_fn(Address)
+        .values(email=email, person_id=person_id, sent_count=0)
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    holder = session.scalar(select(Address.person_id).where(Address.email == email))
+    if holder is not None and holder != person_id:
+        merge_identities(session, keep=person_id, drop=holder)
