@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from bot.cli_common import db_option, open_store_or_exit
 from signals import db
 from signals.config import all_settings, settings_markdown
 
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("bot.cli_demo", "init_command"),
+    "import": ("bot.cli_import", "import_command"),
+    "ask": ("bot.cli_ask", "ask_command"),
+    "eval": ("bot.cli_ask", "eval_command"),
+    "cards": ("bot.cli_cards", "cards_command"),
+    "serve": ("bot.serve", "serve_command"),
+    "sync": ("bot.cli_sync", "sync_command"),
+    "manifest": ("bot.manifest", "manifest_command"),
+    "demo": ("bot.demo", "demo_command"),
+}
+"""Each command family in its own module, imported only when used (the bot SDK is slow
+to import, and `whoknows ask` doesn't need it)."""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs or help lists it."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            module, attr = COMMANDS[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="whoknows")
 def main() -> None:
     """whoknows: which colleagues know a lead, how well, and a warm introduction."""
@@ -60,29 +90,3 @@ def settings_command(markdown: bool) -> None:
         return
     for s in all_settings():
         click.echo(f"{s.env}={'(secret)' if s.secret else s.describe_default()}\n    {s.help}")
-
-
-def _register() -> None:
-    """Attach the command families; each lives in its own module."""
-    import importlib
-
-    for module, attr in (
-        ("bot.cli_import", "import_command"),
-        ("bot.cli_demo", "init_command"),
-        ("bot.cli_ask", "ask_command"),
-        ("bot.cli_ask", "eval_command"),
-        ("bot.cli_cards", "cards_command"),
-        ("bot.serve", "serve_command"),
-        ("bot.cli_sync", "sync_command"),
-        ("bot.manifest", "manifest_command"),
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue  # not built yet
-            raise
-        main.add_command(getattr(mod, attr))
-
-
-_register()

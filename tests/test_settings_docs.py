@@ -29,3 +29,13 @@ def test_settings_command_lists_them() -> None:
     result = CliRunner().invoke(main, ["settings"])
     assert result.exit_code == 0, result.output
     assert "WHOKNOWS_DATABASE_URL" in result.output and "MicrosoftAppId" in result.output
+
+
+def test_every_command_loads_and_documents_itself() -> None:
+    runner = CliRunner()
+    from bot.cli import COMMANDS
+
+    for name in [*COMMANDS, "db", "settings"]:
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert "--help" in result.output
