@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-from bot.cli_common import db_option, open_store_or_exit
+from bot.cli_common import db_option, dispose_at_exit, open_store_or_exit
 from signals import db
 from signals.config import all_settings, settings_markdown
 
@@ -57,6 +57,7 @@ def db_upgrade(db_url: str | None) -> None:
     from signals.store import create_store
 
     engine = create_store(db_url)
+    dispose_at_exit(engine)
     click.echo(
         f"store at {engine.url.render_as_string(hide_password=True)} is at schema "
         f"{db.current_revision(engine)}"

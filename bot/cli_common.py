@@ -26,11 +26,23 @@ def db_option(func: F) -> F:
 
 
 def open_store_or_exit(db_url: str | None) -> Engine:
-    """An up-to-date store, or exit 2 with a message that says what to do."""
+    """An up-to-date store, or exit 1 with a message that says what to do.
+
+    The engine's connections are closed when the command ends.
+    """
     try:
-        return db.open_store(db_url)
+        engine = db.open_store(db_url)
     except (db.StoreError, SettingError) as exc:
         raise click.ClickException(str(exc)) from exc
+    dispose_at_exit(engine)
+    return engine
+
+
+def dispose_at_exit(engine: Engine) -> None:
+    """Close the engine's pool when the running click command finishes."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(engine.dispose)
 
 
 class UsageFailure(click.ClickException):

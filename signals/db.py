@@ -101,7 +101,11 @@ def open_store(url: str | None = None, *, check: bool = True) -> Engine:
     """An engine for an up-to-date store; raises StoreError otherwise."""
     engine = make_engine(url)
     if check:
-        check_schema(engine)
+        try:
+            check_schema(engine)
+        except StoreError:
+            engine.dispose()
+            raise
     return engine
 
 
