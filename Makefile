@@ -39,7 +39,7 @@ pytest: setup node system-deps
 
 test: lint typecheck pytest
 
-demo: setup
+demo: setup node
 	$(BIN)/whoknows demo --db $(DEMO_DB)
 
 bench: setup
