@@ -7,13 +7,16 @@ SQLite file and a fresh PostgreSQL database (created on 127.0.0.1:5432 as user
 postgres, dropped afterwards). For each it prints interactions/s, the rate of
 a minimal alternative in the same process (a plain ``executemany`` of the same
 interaction rows, with no participants, people or aggregates) and the ratio,
-then where the time goes (profiled phases of the Writer). Finally it measures
+then where the time goes: the Writer's own per-phase wall-clock timings
+(``Writer.timings``) from that same unprofiled run; ``--profile`` adds a
+cProfile pass over the first records and its top functions. Finally it measures
 how fast mbox files are parsed (messages/s, headers only) against reading the
 same fields with the standard library (``mailbox.mbox``, which parses whole
 messages, plus ``getaddresses`` and ``parsedate_to_datetime``).
 
-Usage: python bench/import_speed.py [--n 50000] [--mbox 20000] [--only sqlite|postgresql]
-       [--json]
+Usage: python bench/import_speed.py [--n 50000] [--batch N] [--mbox 20000]
+       [--only sqlite|postgresql] [--profile] [--json]
+(``--batch`` defaults to the WHOKNOWS_BATCH_SIZE setting.)
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from signals import db
+from signals import db, settings
 from signals.importers.mbox import read_mbox
 from signals.ingest import Writer, write_all
 from signals.models import Kind, Response
@@ -51,19 +54,8 @@ PG_ADMIN = os.environ.get(
     "WHOKNOWS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 START = datetime(2025, 3, 1, tzinfo=UTC)
-PROFILED = 20_000  # records in the (slower) profiled pass that shows where the time goes
+PROFILED = 20_000  # records in the optional cProfile pass (--profile)
 RESPONSES = [Response.ACCEPTED] * 6 + [Response.TENTATIVE, Response.DECLINED, Response.NONE]
-
-# Writer phases reported from the profile: (label, function name, file suffix).
-PHASES = [
-    ("dedupe + resolve people", "_resolve", "ingest.py"),
-    ("participant rows", "_participant_rows", "ingest.py"),
-    ("aggregate (pure Python)", "add", "aggregate.py"),
-    ("aggregate total (incl. SQL)", "_aggregate", "ingest.py"),
-    ("pair upsert (SQL)", "upsert_pairs", "ingest.py"),
-    ("sender counters", "_mark_senders", "ingest.py"),
-    ("whole write", "_write", "ingest.py"),
-]
 
 
 def _people(rng: random.Random) -> tuple[list[Party], list[Party]]:
@@ -190,61 +182,53 @@ def baseline(engine: Engine, records: list[InteractionRecord], batch: int) -> fl
 
 def timed_write(
     engine: Engine, records: list[InteractionRecord], batch: int, profile: cProfile.Profile | None
-) -> float:
+) -> tuple[float, float, dict[str, float]]:
+    """Wall-clock and process CPU seconds of a whole import, and the Writer's phase timings."""
     writer = Writer(engine, internal_domains=["contoso.com"])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if profile:
         profile.enable()
     stats = write_all(writer, records, batch)
     if profile:
         profile.disable()
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert stats.new_interactions == len(records), stats
-    return elapsed
-
-
-def phases(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
-    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-    out = []
-    for label, name, suffix in PHASES:
-        cum = sum(
-            v[3] for (file, _line, func), v in raw.items() if func == name and file.endswith(suffix)
-        )
-        out.append((label, cum))
-    return out
+    return elapsed, cpu, dict(writer.timings)
 
 
 def run_backend(
-    name: str, urls: list[str], records: list[InteractionRecord], batch: int
+    name: str, urls: list[str], records: list[InteractionRecord], batch: int, profiled: bool
 ) -> dict[str, Any]:
-    """Unprofiled rate into urls[0], the baseline into urls[1], a profiled pass into urls[2]."""
+    """The timed import into urls[0], the baseline into urls[1], a profiled pass into urls[2]."""
     engine, base_engine, prof_engine = (create_store(u) for u in urls)
-    profile = cProfile.Profile()
-    profiled = records[:PROFILED]
+    profile = cProfile.Profile() if profiled else None
     try:
-        elapsed = timed_write(engine, records, batch, None)
+        elapsed, cpu, timings = timed_write(engine, records, batch, None)
         base = baseline(base_engine, records, batch)
-        profiled_elapsed = timed_write(prof_engine, profiled, batch, profile)
+        if profile is not None:
+            timed_write(prof_engine, records[:PROFILED], batch, profile)
     finally:
         for e in (engine, base_engine, prof_engine):
             e.dispose()
-    stats = pstats.Stats(profile)
-    result = {
+    phases = dict(sorted(timings.items(), key=lambda kv: -kv[1]))
+    phases["(outside the phases)"] = max(0.0, elapsed - sum(timings.values()))
+    result: dict[str, Any] = {
         "backend": name,
         "interactions": len(records),
+        "batch": batch,
         "seconds": round(elapsed, 3),
+        "cpu_seconds": round(cpu, 3),
         "interactions_per_s": round(len(records) / elapsed),
         "baseline_per_s": round(len(records) / base),
         "ratio_to_baseline": round(base / elapsed, 3),
-        "profiled_interactions": len(profiled),
-        "profiled_seconds": round(profiled_elapsed, 3),
-        "phases_s": {label: round(s, 3) for label, s in phases(stats, profiled_elapsed)},
+        "phases_s": {label: round(s, 3) for label, s in phases.items()},
     }
-    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-    result["top_functions"] = [
-        f"{func} ({Path(file).name}:{line}) {v[2]:.3f}s"
-        for (file, line, func), v in sorted(raw.items(), key=lambda kv: -kv[1][2])[:12]
-    ]
+    if profile is not None:
+        raw: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+        result["top_functions"] = [
+            f"{func} ({Path(file).name}:{line}) {v[2]:.3f}s"
+            for (file, line, func), v in sorted(raw.items(), key=lambda kv: -kv[1][2])[:12]
+        ]
     return result
 
 
@@ -316,25 +300,29 @@ def mbox_speed(n: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=50_000, help="interactions to write")
-    parser.add_argument("--batch", type=int, default=2000, help="records per transaction")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="records per transaction (default: the setting)"
+    )
     parser.add_argument("--mbox", type=int, default=20_000, help="messages in the parse benchmark")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--profile", action="store_true", help="add a cProfile pass")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    batch = args.batch or settings.BATCH_SIZE.get()
 
     records = generate(args.n)
     results: list[dict[str, Any]] = []
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
             urls = [f"sqlite:///{tmp}/{n}.db" for n in ("bench", "baseline", "profiled")]
-            results.append(run_backend("sqlite", urls, records, args.batch))
+            results.append(run_backend("sqlite", urls, records, batch, args.profile))
     if args.only in (None, "postgresql"):
         create, drop, admin = _pg(PG_ADMIN)
         tag = uuid.uuid4().hex[:8]
         names = [f"whoknows_bench_{kind}_{tag}" for kind in ("import", "base", "profiled")]
         try:
             urls = [create(n) for n in names]
-            results.append(run_backend("postgresql", urls, records, args.batch))
+            results.append(run_backend("postgresql", urls, records, batch, args.profile))
         finally:
             for name in names:
                 drop(name)
@@ -347,18 +335,18 @@ def main() -> None:
     for r in results:
         print(
             f"{r['backend']:>10}: {r['interactions_per_s']:>7,} interactions/s "
-            f"({r['interactions']:,} in {r['seconds']}s); plain executemany of the "
-            f"interaction rows: {r['baseline_per_s']:,}/s; ratio {r['ratio_to_baseline']}"
+            f"({r['interactions']:,} in {r['seconds']}s, batches of {r['batch']:,}, "
+            f"process CPU {r['cpu_seconds']}s); plain executemany of the interaction rows "
+            f"alone: {r['baseline_per_s']:,}/s; ratio {r['ratio_to_baseline']}"
         )
-        print(
-            f"{'':>12}where the time goes (cProfile, first {r['profiled_interactions']:,} "
-            f"records, {r['profiled_seconds']}s profiled):"
-        )
+        print(f"{'':>12}where the time goes (wall-clock per Writer phase, same run):")
         for label, seconds in r["phases_s"].items():
-            print(f"{'':>14}{label:<30} {seconds:>7.3f}s")
-        print(f"{'':>14}top functions by own time:")
-        for line in r["top_functions"]:
-            print(f"{'':>16}{line}")
+            share = seconds / r["seconds"] if r["seconds"] else 0.0
+            print(f"{'':>14}{label:<30} {seconds:>7.3f}s {share:>5.0%}")
+        if "top_functions" in r:
+            print(f"{'':>14}top functions by own time (cProfile, first {PROFILED:,} records):")
+            for line in r["top_functions"]:
+                print(f"{'':>16}{line}")
     print(
         f"mbox parse: {parse['messages_per_s']:,} messages/s ({parse['megabytes_per_s']} MB/s, "
         f"{parse['messages']:,} messages, {parse['megabytes']} MB); stdlib mailbox.mbox: "

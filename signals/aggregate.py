@@ -114,12 +114,50 @@ class PairDelta:
         )
         return row
 
+    def values(self, introducer_id: int, lead_id: int) -> tuple[object, ...]:
+        """The row as a tuple in ``PAIR_COLUMNS`` order (no dict per pair for big upserts)."""
+        return (
+            introducer_id,
+            lead_id,
+            *self.d,
+            *self.n,
+            self.n_total,
+            self.n_ignored,
+            self.first_at,
+            self.last_at,
+            self.last_out_at,
+            self.last_in_at,
+            self.last_mutual_at,
+        )
 
-def _later(a: datetime | None, b: datetime) -> datetime:
-    return b if a is None or b > a else a
 
+# The columns of ``PairDelta.values``, in order.
+PAIR_COLUMNS: tuple[str, ...] = (
+    "introducer_id",
+    "lead_id",
+    *("d_" + name for name in FEATURES),
+    *("n_" + name for name in FEATURES),
+    "n_total",
+    "n_ignored",
+    "first_at",
+    "last_at",
+    "last_out_at",
+    "last_in_at",
+    "last_mutual_at",
+)
+PAIR_TIME_COLUMNS = ("first_at", "last_at", "last_out_at", "last_in_at", "last_mutual_at")
 
 Eligible = Callable[[int], bool]
+
+# Feature indexes by channel, so that the hot loop does no string work.
+_TO, _CC, _REPLY = 0, 1, 2
+_OUT = tuple(FEATURE_INDEX["out_" + c] for c in ("to", "cc", "reply"))
+_IN = tuple(FEATURE_INDEX["in_" + c] for c in ("to", "cc", "reply"))
+_OUT_THREAD = FEATURE_INDEX["out_thread"]
+_IN_THREAD = FEATURE_INDEX["in_thread"]
+_DIR_OUT, _DIR_IN, _DIR_BOTH = 1, 2, 3
+_ZEROS_D = [0.0] * len(FEATURES)
+_ZEROS_N = [0] * len(FEATURES)
 
 
 class Aggregator:
@@ -129,6 +167,10 @@ class Aggregator:
     a pair: colleagues and external contacts normally, anyone in evaluation
     mode. Thread membership (who has written in a thread) is tracked so that a
     later message in the thread counts as "same thread" for earlier writers.
+
+    The loops below run once per (event, participant pair): they avoid per-call
+    string building, enum hashing and repeated growth computations, since they
+    dominate an import's pure-Python time.
     """
 
     def __init__(
@@ -147,13 +189,14 @@ class Aggregator:
         self.threads: dict[str, set[int]] = thread_members if thread_members is not None else {}
         self.new_thread_members: set[tuple[str, int]] = set()
         self.pairs: dict[tuple[int, int], PairDelta] = {}
+        self._growth: dict[datetime, float] = {}
 
-    def _pair(self, introducer: int, lead: int) -> PairDelta:
-        key = (introducer, lead)
-        delta = self.pairs.get(key)
-        if delta is None:
-            delta = self.pairs[key] = PairDelta()
-        return delta
+    def growth(self, at: datetime) -> float:
+        """The clock's growth factor, computed once per distinct time."""
+        g = self._growth.get(at)
+        if g is None:
+            g = self._growth[at] = self.clock.growth(at)
+        return g
 
     def add_all(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -169,63 +212,83 @@ class Aggregator:
         author = e.author
         if author is None:
             return
-        recipients: dict[int, str] = {}
+        recipients: dict[int, int] = {}
         for pid in e.to:
-            if pid != author:
-                recipients.setdefault(pid, "to")
+            if pid != author and pid not in recipients:
+                recipients[pid] = _TO
         for pid in e.cc:
-            if pid != author:
-                recipients.setdefault(pid, "cc")
+            if pid != author and pid not in recipients:
+                recipients[pid] = _CC
         audience = audience_factor(len(recipients), self.max_audience)
         ignored = e.ignored or audience == 0.0
-        weight = 0.0 if ignored else audience * self.clock.growth(e.at)
+        at = e.at
+        weight = 0.0 if ignored else audience * self.growth(at)
+        is_introducer, is_lead, bump = self.is_introducer, self.is_lead, self._bump
+        sends_out = is_introducer(author)
+        sends_in = is_lead(author)
+        parent = e.parent_author
         for pid, channel in recipients.items():
-            if e.parent_author == pid:
-                channel = "reply"
-            self._directed(author, pid, channel, weight, e.at, ignored)
+            if parent == pid:
+                channel = _REPLY
+            mutual = channel == _REPLY and weight > 0
+            if sends_out and is_lead(pid):
+                bump(author, pid, _OUT[channel], weight, at, ignored, _DIR_OUT, mutual)
+            if sends_in and is_introducer(pid):
+                bump(pid, author, _IN[channel], weight, at, ignored, _DIR_IN, mutual)
         if e.thread_key is not None and not ignored:
-            members = self.threads.setdefault(e.thread_key, set())
+            members = self.threads.get(e.thread_key)
+            if members is None:
+                members = self.threads[e.thread_key] = set()
             for pid in members:
                 if pid != author and pid not in recipients:
-                    self._directed(author, pid, "thread", weight, e.at, False)
+                    if sends_out and is_lead(pid):
+                        bump(author, pid, _OUT_THREAD, weight, at, False, _DIR_OUT, False)
+                    if sends_in and is_introducer(pid):
+                        bump(pid, author, _IN_THREAD, weight, at, False, _DIR_IN, False)
             if author not in members:
                 members.add(author)
                 self.new_thread_members.add((e.thread_key, author))
-
-    def _directed(
-        self, sender: int, receiver: int, channel: str, weight: float, at: datetime, ignored: bool
-    ) -> None:
-        mutual = channel == "reply" and weight > 0
-        if self.is_introducer(sender) and self.is_lead(receiver):
-            self._bump(sender, receiver, "out_" + channel, weight, at, ignored, "out", mutual)
-        if self.is_lead(sender) and self.is_introducer(receiver):
-            self._bump(receiver, sender, "in_" + channel, weight, at, ignored, "in", mutual)
 
     def _bump(
         self,
         introducer: int,
         lead: int,
-        feature: str,
+        feature: int,
         weight: float,
         at: datetime,
         ignored: bool,
-        direction: str,
+        direction: int,
         mutual: bool,
     ) -> None:
-        delta = self._pair(introducer, lead)
-        delta.touch(at)
+        key = (introducer, lead)
+        delta = self.pairs.get(key)
+        if delta is None:
+            delta = self.pairs[key] = PairDelta(_ZEROS_D.copy(), _ZEROS_N.copy(), 1, 0, at, at)
+        else:
+            delta.n_total += 1
+            first = delta.first_at
+            if first is None or at < first:
+                delta.first_at = at
+            last = delta.last_at
+            if last is None or at > last:
+                delta.last_at = at
         if ignored:
             delta.n_ignored += 1
             return
-        i = FEATURE_INDEX[feature]
-        delta.d[i] += weight
-        delta.n[i] += 1
-        if direction in ("out", "both"):
-            delta.last_out_at = _later(delta.last_out_at, at)
-        if direction in ("in", "both"):
-            delta.last_in_at = _later(delta.last_in_at, at)
+        delta.d[feature] += weight
+        delta.n[feature] += 1
+        if direction & _DIR_OUT:
+            last = delta.last_out_at
+            if last is None or at > last:
+                delta.last_out_at = at
+        if direction & _DIR_IN:
+            last = delta.last_in_at
+            if last is None or at > last:
+                delta.last_in_at = at
         if mutual:
-            delta.last_mutual_at = _later(delta.last_mutual_at, at)
+            last = delta.last_mutual_at
+            if last is None or at > last:
+                delta.last_mutual_at = at
 
     def _gathering(self, e: Event) -> None:
         """Meetings, calls and chats: every pair of participants, both ways."""
@@ -238,30 +301,36 @@ class Aggregator:
         others = len(parties) - 1
         if others < 1:
             return
-        if e.kind == Kind.MEETING and others > self.max_audience:
+        kind = e.kind
+        if kind == Kind.MEETING and others > self.max_audience:
             return  # a webinar: says nothing about any pair, and would be quadratic
-        feature = e.kind.value
+        feature = FEATURE_INDEX[kind.value]
         ignored = e.ignored or e.cancelled
-        if e.kind == Kind.CALL and (e.duration_seconds or 0) < MIN_CALL_SECONDS:
+        if kind == Kind.CALL and (e.duration_seconds or 0) < MIN_CALL_SECONDS:
             ignored = True
         base = 0.0 if ignored else audience_factor(others, self.max_audience)
-        growth = self.clock.growth(e.at) if base else 0.0
+        growth = self.growth(e.at) if base else 0.0
+        at = e.at
+        mutual_kind = kind != Kind.CHAT
+        is_lead, bump = self.is_lead, self._bump
+        # Per party once: what its response is worth as introducer, and whether it declined.
+        leads = [(c, r != Response.DECLINED) for c, r in parties.items() if is_lead(c)]
         for u, u_response in parties.items():
             if not self.is_introducer(u):
                 continue
-            for c, c_response in parties.items():
-                if c == u or not self.is_lead(c):
+            u_factor = RESPONSE_FACTOR[u_response]
+            for c, c_came in leads:
+                if c == u:
                     continue
-                factor = RESPONSE_FACTOR[u_response] * (c_response != Response.DECLINED)
-                weight = base * factor * growth
+                weight = base * (u_factor * c_came) * growth
                 took_place = weight > 0
-                self._bump(
+                bump(
                     u,
                     c,
                     feature,
                     weight,
-                    e.at,
+                    at,
                     ignored or not took_place,
-                    "both",
-                    took_place and e.kind != Kind.CHAT,
+                    _DIR_BOTH,
+                    took_place and mutual_kind,
                 )

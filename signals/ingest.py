@@ -9,27 +9,24 @@ aggregates. Importing the same interaction twice adds nothing: the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+import gc
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from operator import itemgetter
+from time import perf_counter
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
     Engine,
     Table,
-    and_,
-    bindparam,
-    case,
     delete,
     insert,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import ColumnElement
 
 from signals import settings
 from signals.addresses import (
@@ -40,7 +37,7 @@ from signals.addresses import (
     name_from_email,
     name_key,
 )
-from signals.aggregate import Aggregator, Event, PairDelta
+from signals.aggregate import PAIR_COLUMNS, PAIR_TIME_COLUMNS, Aggregator, Event, PairDelta
 from signals.companies import company_name_from_domain, is_public_domain
 from signals.meta import StoreFacts, read_facts
 from signals.models import (
@@ -48,15 +45,11 @@ from signals.models import (
     Address,
     Company,
     CompanyDomain,
-    Interaction,
     Kind,
     PairStrength,
-    Participant,
     Person,
     Response,
     Role,
-    ThreadMember,
-    UTCDateTime,
 )
 from signals.records import InteractionRecord
 
@@ -95,107 +88,307 @@ class Known:
 
 @dataclass
 class _Batch:
-    records: list[InteractionRecord]
-    ids: dict[str, int] = field(default_factory=dict)  # source_key -> interaction id
+    """What ``_write`` hands to ``_aggregate`` beyond ``(conn, fresh)``."""
+
+    sql: _Sql
+    events: list[Event]  # one per fresh record, in the same order
 
 
 def _insert_for(conn: Connection, table: Table) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-def _later_of(current: ColumnElement[Any], incoming: ColumnElement[Any]) -> ColumnElement[Any]:
-    return case(
-        (incoming.is_(None), current),
-        (current.is_(None), incoming),
-        (incoming > current, incoming),
-        else_=current,
+def _later_sql(col: str) -> str:
+    return (
+        f"CASE WHEN excluded.{col} IS NULL THEN pair_strength.{col} "
+        f"WHEN pair_strength.{col} IS NULL THEN excluded.{col} "
+        f"WHEN excluded.{col} > pair_strength.{col} THEN excluded.{col} "
+        f"ELSE pair_strength.{col} END"
     )
 
 
-def _earlier_of(current: ColumnElement[Any], incoming: ColumnElement[Any]) -> ColumnElement[Any]:
-    return case(
-        (incoming.is_(None), current),
-        (current.is_(None), incoming),
-        (incoming < current, incoming),
-        else_=current,
+def _earlier_sql(col: str) -> str:
+    return (
+        f"CASE WHEN excluded.{col} IS NULL THEN pair_strength.{col} "
+        f"WHEN pair_strength.{col} IS NULL THEN excluded.{col} "
+        f"WHEN excluded.{col} < pair_strength.{col} THEN excluded.{col} "
+        f"ELSE pair_strength.{col} END"
     )
+
+
+# Adding a delta to a stored aggregate: sums and counts add, times keep the extreme.
+_PAIR_SET = ", ".join(
+    [f"{c} = pair_strength.{c} + excluded.{c}" for c in PAIR_COLUMNS[2:-5]]
+    + ["first_at = " + _earlier_sql("first_at")]
+    + [f"{c} = " + _later_sql(c) for c in PAIR_TIME_COLUMNS[1:]]
+)
+_PAIR_INSERT = (
+    "INSERT INTO pair_strength ({columns}, feedback_factor) {source} "
+    "ON CONFLICT (introducer_id, lead_id) DO UPDATE SET " + _PAIR_SET
+)
+_PAIR_TYPES = (
+    ["int4", "int4"]
+    + ["float8"] * len(FEATURES)
+    + ["int4"] * (len(FEATURES) + 2)
+    + ["timestamptz"] * len(PAIR_TIME_COLUMNS)
+    + ["float8"]  # feedback_factor
+)
+_PAIR_TEMP = "whoknows_pair_delta"
+_INTERACTION_COLUMNS = (
+    "kind",
+    "source_key",
+    "occurred_at",
+    "thread_key",
+    "parent_key",
+    "recipient_count",
+    "automated",
+    "bulk",
+    "is_list",
+    "cancelled",
+    "duration_seconds",
+    "subject",
+    "origin",
+)
+_INTERACTION_PG_TYPES = [
+    "varchar",
+    "varchar",
+    "timestamptz",
+    "varchar",
+    "varchar",
+    "int4",
+    "bool",
+    "bool",
+    "bool",
+    "bool",
+    "int4",
+    "text",
+    "varchar",
+]
+
+
+def _unnest(types: Sequence[str]) -> str:
+    return "SELECT * FROM unnest({})".format(", ".join(f"%b::{t}[]" for t in types))
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+class _Sql:
+    """The writer's bulk statements, sent straight to the driver.
+
+    SQLAlchemy's per-row parameter processing, and on PostgreSQL its multi-row
+    VALUES statements (which psycopg re-parses every time), cost more than the
+    database's own work for these inserts. SQLite gets prepared statements
+    run with ``executemany``; PostgreSQL gets one round trip per statement and
+    batch: binary arrays through ``unnest``, or binary COPY (participants, and
+    the pair deltas into a temporary table that one upsert then reads).
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.dialect = conn.dialect
+        self.pg = conn.dialect.name == "postgresql"
+        self.cursor: Any = conn.connection.cursor()
+        time_type = PairStrength.__table__.c.first_at.type
+        processor: Callable[[datetime], Any] | None = time_type.dialect_impl(
+            self.dialect
+        ).bind_processor(self.dialect)
+        if not self.pg:
+            processor = sqlite_time  # the same text as the type's processor, faster
+        self._times = _Converted(processor or (lambda v: v))
+
+    def close(self) -> None:
+        self.cursor.close()
+
+    def time(self, value: datetime | None) -> Any:
+        """A UTC datetime as the driver wants it, converted once per distinct value."""
+        return self._times[value]
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]], types: Sequence[str]) -> None:
+        """Run ``sql`` (with ``{source}``) for every row: executemany, or one unnest."""
+        if not rows:
+            return
+        if self.pg:
+            self.cursor.execute(
+                sql.format(source=_unnest(types)), [list(c) for c in zip(*rows, strict=True)]
+            )
+        else:
+            self.cursor.executemany(sql.format(source=f"VALUES ({_marks(len(types))})"), rows)
+
+    def _copy(self, table: str, columns: Sequence[str], types: Sequence[str], rows: Any) -> None:
+        """PostgreSQL: rows into a table with one binary COPY."""
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        with self.cursor.copy(sql) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+    def _select_in(self, sql: str, keys: Sequence[str]) -> list[Any]:
+        """Rows of ``sql`` (with ``{keys}`` for the IN list) for the given keys."""
+        out: list[Any] = []
+        if self.pg:
+            if keys:
+                # Not prepared: with the array as a known constant the server hashes it
+                # (a generic plan compares each row against every key).
+                self.cursor.execute(
+                    sql.format(keys="ANY(%s::varchar[])"), [list(keys)], prepare=False
+                )
+                out.extend(self.cursor.fetchall())
+            return out
+        for part in chunks(keys, 500):
+            self.cursor.execute(sql.format(keys=f"({_marks(len(part))})"), part)
+            out.extend(self.cursor.fetchall())
+        return out
+
+    def existing_keys(self, keys: Sequence[str]) -> list[str]:
+        sql = "SELECT source_key FROM interactions WHERE source_key IN {keys}"
+        if self.pg:
+            sql = sql.replace("IN", "=")
+        return [k for (k,) in self._select_in(sql, keys)]
+
+    def parent_authors(self, keys: Sequence[str]) -> list[tuple[str, int]]:
+        # A lookup per key through the unique and primary-key indexes, whatever the
+        # planner believes about table sizes (during a big import it has no statistics).
+        sql = (
+            "SELECT interactions.source_key, (SELECT participants.person_id FROM participants "
+            "WHERE participants.interaction_id = interactions.id "
+            "AND participants.role = 'from' LIMIT 1) FROM interactions "
+            "WHERE interactions.source_key IN {keys}"
+        )
+        if self.pg:
+            sql = sql.replace("IN {keys}", "= {keys}")
+        return [(k, p) for k, p in self._select_in(sql, keys) if p is not None]
+
+    def thread_members(self, keys: Sequence[str]) -> list[tuple[str, int]]:
+        sql = "SELECT thread_key, person_id FROM thread_members WHERE thread_key IN {keys}"
+        if self.pg:
+            sql = sql.replace("IN", "=")
+        return [(k, p) for k, p in self._select_in(sql, keys)]
+
+    def insert_interactions(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, str]]:
+        """Insert new interactions (a duplicate key is skipped); their (id, source_key)."""
+        columns = ", ".join(_INTERACTION_COLUMNS)
+        tail = " ON CONFLICT (source_key) DO NOTHING RETURNING id, source_key"
+        if self.pg:
+            source = _unnest(_INTERACTION_PG_TYPES)
+            self.cursor.execute(
+                f"INSERT INTO interactions ({columns}) {source}{tail}",
+                [list(c) for c in zip(*rows, strict=True)],
+            )
+            return [(i, k) for i, k in self.cursor.fetchall()]
+        out: list[tuple[int, str]] = []
+        row_marks = f"({_marks(len(_INTERACTION_COLUMNS))})"
+        for part in chunks(rows, 500):
+            values = ", ".join([row_marks] * len(part))
+            flat = [v for row in part for v in row]
+            self.cursor.execute(f"INSERT INTO interactions ({columns}) VALUES {values}{tail}", flat)
+            out.extend(self.cursor.fetchall())
+        return out
+
+    def insert_participants(self, rows: list[tuple[int, int, str, str]]) -> None:
+        columns = "interaction_id, person_id, role, response"
+        if self.pg:
+            self._copy("participants", columns.split(", "), ("int4", "int4", "text", "text"), rows)
+            return
+        self.cursor.executemany(f"INSERT INTO participants ({columns}) VALUES (?, ?, ?, ?)", rows)
+
+    def insert_thread_members(self, rows: list[tuple[str, int]]) -> None:
+        sql = "INSERT INTO thread_members (thread_key, person_id) {source} ON CONFLICT DO NOTHING"
+        self._many(sql, rows, ("varchar", "int4"))
+
+    def add_sent_counts(self, counts: list[tuple[str, int]]) -> None:
+        if not counts:
+            return
+        if self.pg:
+            emails, ns = zip(*counts, strict=True)
+            self.cursor.execute(
+                "UPDATE addresses SET sent_count = addresses.sent_count + v.n "
+                "FROM unnest(%b::varchar[], %b::int4[]) AS v(email, n) "
+                "WHERE addresses.email = v.email",
+                [list(emails), list(ns)],
+            )
+            return
+        self.cursor.executemany(
+            "UPDATE addresses SET sent_count = sent_count + ? WHERE email = ?",
+            [(n, e) for e, n in counts],
+        )
+
+    def upsert_pairs(self, pairs: dict[tuple[int, int], PairDelta]) -> None:
+        times = self._times
+        # Sorted, so that concurrent writers lock rows in the same order (no deadlocks).
+        rows = [
+            (
+                *key,
+                *d.d,
+                *d.n,
+                d.n_total,
+                d.n_ignored,
+                times[d.first_at],
+                times[d.last_at],
+                times[d.last_out_at],
+                times[d.last_in_at],
+                times[d.last_mutual_at],
+                1.0,
+            )
+            for key, d in [(key, pairs[key]) for key in sorted(pairs)]
+        ]
+        columns = ", ".join(PAIR_COLUMNS)
+        sql = _PAIR_INSERT.replace("{columns}", columns)
+        if not self.pg:
+            self._many(sql, rows, _PAIR_TYPES)
+            return
+        # COPY into a session's temporary table, then one upsert from it, in key order.
+        self.cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_PAIR_TEMP} (LIKE pair_strength) "
+            "ON COMMIT DELETE ROWS"
+        )
+        self._copy(f"pg_temp.{_PAIR_TEMP}", [*PAIR_COLUMNS, "feedback_factor"], _PAIR_TYPES, rows)
+        self.cursor.execute(
+            sql.format(
+                source=f"SELECT {columns}, feedback_factor FROM pg_temp.{_PAIR_TEMP} "
+                "ORDER BY introducer_id, lead_id"
+            )
+        )
+        self.cursor.execute(f"DELETE FROM pg_temp.{_PAIR_TEMP}")
+
+
+def sqlite_time(value: datetime) -> str:
+    """What ``UTCDateTime`` stores on SQLite: naive UTC text with microseconds."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+class _Converted(dict[datetime | None, Any]):
+    """Datetimes converted for the driver, each distinct value once."""
+
+    def __init__(self, convert: Callable[[datetime], Any]) -> None:
+        super().__init__({None: None})
+        self.convert = convert
+
+    def __missing__(self, key: datetime | None) -> Any:
+        assert key is not None
+        value = self[key] = self.convert(key)
+        return value
 
 
 def upsert_pairs(conn: Connection, pairs: dict[tuple[int, int], PairDelta]) -> None:
     """Add pair deltas to the stored aggregates (insert or add in place)."""
     if not pairs:
         return
-    table = PairStrength.__table__
-    assert isinstance(table, Table)
-    stmt = _insert_for(conn, table)
-    excluded = stmt.excluded
-    set_: dict[str, Any] = {}
-    for name in FEATURES:
-        for prefix in ("d_", "n_"):
-            col = prefix + name
-            set_[col] = table.c[col] + excluded[col]
-    set_["n_total"] = table.c.n_total + excluded.n_total
-    set_["n_ignored"] = table.c.n_ignored + excluded.n_ignored
-    set_["first_at"] = _earlier_of(table.c.first_at, excluded.first_at)
-    for col in ("last_at", "last_out_at", "last_in_at", "last_mutual_at"):
-        set_[col] = _later_of(table.c[col], excluded[col])
-    stmt = stmt.on_conflict_do_update(index_elements=["introducer_id", "lead_id"], set_=set_)
-    # Sorted, so that concurrent writers lock rows in the same order (no deadlocks).
-    rows = [delta.row(i, lead) for (i, lead), delta in sorted(pairs.items())]
-    for row in rows:
-        row["feedback_factor"] = 1.0
-    executemany_raw(conn, stmt, table, rows)
-
-
-def executemany_raw(conn: Connection, stmt: Any, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Run an INSERT for many rows; on SQLite compiled once, plain tuples to the driver.
-
-    On SQLite, SQLAlchemy's per-row parameter processing costs more than the
-    database's own work for the big per-batch inserts (participants, pair
-    aggregates): the statement is compiled once and only the UTC datetimes go
-    through their bind processor, each distinct value once. On PostgreSQL,
-    SQLAlchemy's batching into multi-row VALUES beats the driver's executemany.
-    """
-    if not rows:
-        return
-    dialect = conn.dialect
-    if dialect.name != "sqlite":  # psycopg: SQLAlchemy's multi-row VALUES batching is faster
-        for part in chunks(rows, 1000):
-            conn.execute(stmt, part)
-        return
-    keys = list(rows[0])
-    compiled = stmt.compile(dialect=dialect, column_keys=keys)
-    processors: dict[str, Any] = {}
-    for key in keys:
-        proc = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
-        if proc is not None and isinstance(table.c[key].type, UTCDateTime):
-            processors[key] = proc
-    if processors:
-        done: dict[datetime, Any] = {}  # a batch has few distinct times: convert each once
-        for key, proc in processors.items():
-            for row in rows:
-                value = row[key]
-                if value is not None:
-                    converted = done.get(value)
-                    if converted is None:
-                        converted = done[value] = proc(value)
-                    row[key] = converted
-    params: list[Any]
-    if compiled.positional:
-        order = compiled.positiontup or []
-        if len(order) > 1:
-            getter = itemgetter(*order)
-            params = [getter(row) for row in rows]
-        else:
-            params = [tuple(row[k] for k in order) for row in rows]
-    else:
-        params = rows
-    for part in chunks(params, 5000):
-        conn.exec_driver_sql(compiled.string, part)
+    sql = _Sql(conn)
+    try:
+        sql.upsert_pairs(pairs)
+    finally:
+        sql.close()
 
 
 class Writer:
-    """Writes batches of records; keeps an address cache across batches."""
+    """Writes batches of records; keeps an address cache across batches.
+
+    ``timings`` adds up the seconds spent in each phase of a batch (see
+    ``bench/import_speed.py``): a few clock reads per batch, no profiler.
+    """
 
     def __init__(
         self,
@@ -213,38 +406,68 @@ class Writer:
             self.facts: StoreFacts = read_facts(conn)
         self.known: dict[str, Known] = {}
         self.companies: dict[str, int | None] = {}
+        self.timings: dict[str, float] = {}
+        self._internal: set[int] = set()  # person ids of the colleagues in ``known``
+        self._seen: set[int] = set()  # person ids whose colleague flag is in ``_internal``
+        self._batch: _Batch | None = None
+
+    def _remember(self, email: str, known: Known) -> None:
+        self.known[email] = known
+        self._seen.add(known.person_id)
+        if known.internal:
+            self._internal.add(known.person_id)
+
+    def _tick(self, phase: str, since: float) -> float:
+        now = perf_counter()
+        self.timings[phase] = self.timings.get(phase, 0.0) + (now - since)
+        return now
 
     # -- eligibility -----------------------------------------------------------------
 
     def _eligibility(self) -> tuple[Any, Any]:
-        internal = {k.person_id for k in self.known.values() if k.internal}
         if self.facts.pair_mode == "all":
             return (lambda _pid: True), (lambda _pid: True)
-        return (lambda pid: pid in internal), (lambda pid: pid not in internal)
+        internal = self._internal
+        return internal.__contains__, (lambda pid: pid not in internal)
 
     # -- people ----------------------------------------------------------------------
 
-    def _company_id(self, conn: Connection, domain: str) -> int | None:
-        if domain in self.companies:
-            return self.companies[domain]
-        if is_public_domain(domain):
-            self.companies[domain] = None
-            return None
-        found = conn.execute(
-            select(CompanyDomain.company_id).where(CompanyDomain.domain == domain)
-        ).scalar()
-        if found is None:
-            name = company_name_from_domain(domain)
+    def _company_ids(self, conn: Connection, domains: list[str]) -> None:
+        """Find or create the companies of these domains (in order), a few statements in all."""
+        wanted: list[str] = []
+        for domain in dict.fromkeys(domains):
+            if domain in self.companies:
+                continue
+            if is_public_domain(domain):
+                self.companies[domain] = None
+            else:
+                wanted.append(domain)
+        if not wanted:
+            return
+        for part in chunks(wanted):
             found = conn.execute(
-                insert(Company).values(name=name, name_key=name_key(name)).returning(Company.id)
-            ).scalar_one()
-            conn.execute(
-                _insert_for(conn, CompanyDomain.__table__)  # type: ignore[arg-type]
-                .values(domain=domain, company_id=found)
-                .on_conflict_do_nothing()
+                select(CompanyDomain.domain, CompanyDomain.company_id).where(
+                    CompanyDomain.domain.in_(part)
+                )
             )
-        self.companies[domain] = found
-        return found
+            self.companies.update({domain: company for domain, company in found})
+        missing = [d for d in wanted if d not in self.companies]
+        if not missing:
+            return
+        names = [company_name_from_domain(d) for d in missing]
+        ids: list[int] = []
+        rows = [{"name": n, "name_key": name_key(n)} for n in names]
+        for row_part in chunks(rows, 1000):
+            ids.extend(
+                conn.execute(
+                    insert(Company).returning(Company.id, sort_by_parameter_order=True), row_part
+                ).scalars()
+            )
+        conn.execute(
+            _insert_for(conn, CompanyDomain.__table__).on_conflict_do_nothing(),  # type: ignore[arg-type]
+            [{"domain": d, "company_id": i} for d, i in zip(missing, ids, strict=True)],
+        )
+        self.companies.update(zip(missing, ids, strict=True))
 
     def _resolve(self, conn: Connection, parties: dict[str, str]) -> int:
         """Make sure every address has a person; returns how many people were created."""
@@ -256,20 +479,22 @@ class Writer:
                 .where(Address.email.in_(part))
             )
             for email, pid, internal, automated in rows:
-                self.known[email] = Known(pid, internal, automated)
+                self._remember(email, Known(pid, internal, automated))
         new = [e for e in missing if e not in self.known]
         if not new:
             return 0
+        internal_of = {email: self.policy.is_internal(email) for email in new}
+        self._company_ids(conn, [domain_of(e) for e in new if not internal_of[e]])
         people: list[dict[str, Any]] = []
         for email in new:
-            internal = self.policy.is_internal(email)
+            internal = internal_of[email]
             name = parties[email] or name_from_email(email)
             people.append(
                 {
                     "internal": internal,
                     "display_name": name,
                     "name_key": name_key(name),
-                    "company_id": None if internal else self._company_id(conn, domain_of(email)),
+                    "company_id": None if internal else self.companies[domain_of(email)],
                     "enabled": True,
                     "opted_out": False,
                     "is_list": False,
@@ -279,12 +504,22 @@ class Writer:
             )
         # One multi-row insert each for people and addresses (not two round trips per address).
         ids: list[int] = []
-        for people_part in chunks(people, 1000):
-            ids.extend(
-                conn.execute(
-                    insert(Person).returning(Person.id, sort_by_parameter_order=True), people_part
-                ).scalars()
-            )
+        if conn.dialect.name == "sqlite":
+            # SQLAlchemy runs an ordered RETURNING as one statement per row on SQLite:
+            # the driver does the same for a fraction of the cost.
+            columns = list(people[0])
+            sql = f"INSERT INTO people ({', '.join(columns)}) VALUES ({_marks(len(columns))})"
+            cursor = conn.connection.cursor()
+            try:
+                for person in people:
+                    cursor.execute(sql, [person[c] for c in columns])
+                    ids.append(cursor.lastrowid)
+            finally:
+                cursor.close()
+        else:
+            for people_part in chunks(people, 1000):
+                stmt = insert(Person).returning(Person.id, sort_by_parameter_order=True)
+                ids.extend(conn.execute(stmt, people_part).scalars())
         added: set[str] = set()
         address_stmt = (
             _insert_for(conn, Address.__table__)  # type: ignore[arg-type]
@@ -301,7 +536,7 @@ class Writer:
         for email, pid, person in zip(new, ids, people, strict=True):
             if email in added:
                 created += 1
-                self.known[email] = Known(pid, person["internal"], person["is_automated"])
+                self._remember(email, Known(pid, person["internal"], person["is_automated"]))
                 continue
             # another writer created this address meanwhile: use its person
             conn.execute(delete(Person).where(Person.id == pid))
@@ -310,7 +545,7 @@ class Writer:
                 .join(Address, Address.person_id == Person.id)
                 .where(Address.email == email)
             ).one()
-            self.known[email] = Known(row[0], row[1], row[2])
+            self._remember(email, Known(row[0], row[1], row[2]))
         return created
 
     # -- batches ---------------------------------------------------------------------
@@ -318,7 +553,10 @@ class Writer:
     def write(self, records: Iterable[InteractionRecord]) -> IngestStats:
         """Write one batch in one transaction."""
         with self.engine.begin() as conn:
-            return self.write_on(conn, records)
+            stats = self.write_on(conn, records)
+            started = perf_counter()
+        self._tick("commit", started)
+        return stats
 
     def write_on(self, conn: Connection, records: Iterable[InteractionRecord]) -> IngestStats:
         """Write one batch inside the caller's transaction (e.g. with a sync page's link)."""
@@ -326,166 +564,176 @@ class Writer:
         stats = IngestStats(messages=len(batch))
         if not batch:
             return stats
+        sql = _Sql(conn)
+        # A batch allocates a few hundred thousand small objects, nearly all freed by
+        # reference counting; the cyclic collector would keep re-scanning everything the
+        # process holds (the caller's records included) and costs more than the
+        # aggregation itself. It is paused for the batch, and only resumed by whoever
+        # paused it, so concurrent writers never leave it off.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            self._write(conn, batch, stats)
+            self._write(conn, sql, batch, stats)
         except BaseException:
             self.forget()
             raise
+        finally:
+            if collecting:
+                gc.enable()
+            sql.close()
         return stats
 
     def forget(self) -> None:
         """Drop what was learnt in a transaction that is rolling back."""
         self.known.clear()
         self.companies.clear()
+        self._internal.clear()
+        self._seen.clear()
 
-    def _write(self, conn: Connection, batch: list[InteractionRecord], stats: IngestStats) -> None:
+    def _write(
+        self, conn: Connection, sql: _Sql, batch: list[InteractionRecord], stats: IngestStats
+    ) -> None:
+        started = perf_counter()
         unique: dict[str, InteractionRecord] = {}
         for rec in batch:
             if rec.source_key in unique:
                 stats.duplicates += 1
             else:
                 unique[rec.source_key] = rec
-        for part in chunks(list(unique)):
-            for (key,) in conn.execute(
-                select(Interaction.source_key).where(Interaction.source_key.in_(part))
-            ):
-                del unique[key]
-                stats.duplicates += 1
+        for key in sql.existing_keys(list(unique)):
+            del unique[key]
+            stats.duplicates += 1
         fresh = sorted(unique.values(), key=lambda r: r.occurred_at)
+        started = self._tick("dedupe (read existing keys)", started)
         if not fresh:
             return
 
-        parties: dict[str, str] = {}
-        for rec in fresh:
-            for p in _all_parties(rec):
-                if not parties.get(p.email):
-                    parties[p.email] = p.name
+        parties: dict[str, str] = {}  # first non-empty name of each address, in order
+        get = parties.get
+        for rec in fresh:  # the order of _all_parties: it decides the order people are created
+            for one in (rec.author, rec.sent_by):
+                if one is not None and not get(one.email):
+                    parties[one.email] = one.name
+            for group in (rec.to, rec.cc, rec.bcc, rec.attendees):
+                for p in group:
+                    if not get(p.email):
+                        parties[p.email] = p.name
         stats.new_people = self._resolve(conn, parties)
+        started = self._tick("people (resolve, create)", started)
 
+        store_subjects = self.store_subjects
+        time = sql.time
         rows = [
-            {
-                "kind": rec.kind.value,
-                "source_key": rec.source_key,
-                "occurred_at": rec.occurred_at,
-                "thread_key": rec.thread_key,
-                "parent_key": rec.parent_key,
-                "recipient_count": _recipient_count(rec),
-                "automated": rec.automated,
-                "bulk": rec.bulk,
-                "is_list": rec.is_list,
-                "cancelled": rec.cancelled,
-                "duration_seconds": rec.duration_seconds,
-                "subject": rec.subject if self.store_subjects else None,
-                "origin": rec.origin,
-            }
+            (
+                rec.kind.value,
+                rec.source_key,
+                time(rec.occurred_at),
+                rec.thread_key,
+                rec.parent_key,
+                _recipient_count(rec),
+                rec.automated,
+                rec.bulk,
+                rec.is_list,
+                rec.cancelled,
+                rec.duration_seconds,
+                rec.subject if store_subjects else None,
+                rec.origin,
+            )
             for rec in fresh
         ]
-        ids: dict[str, int] = {}
-        stmt = (
-            _insert_for(conn, Interaction.__table__)  # type: ignore[arg-type]
-            .on_conflict_do_nothing(index_elements=["source_key"])
-            .returning(Interaction.id, Interaction.source_key)
-        )
-        for row_chunk in chunks(rows, 1000):
-            for iid, key in conn.execute(stmt, row_chunk):
-                ids[key] = iid
+        ids = {key: iid for iid, key in sql.insert_interactions(rows)}
         fresh = [rec for rec in fresh if rec.source_key in ids]
         stats.duplicates += len(unique) - len(fresh)
         stats.new_interactions = len(fresh)
+        started = self._tick("interactions (rows, insert)", started)
 
-        participants: list[dict[str, Any]] = []
+        known = self.known
+        pid_of = {email: known[email].person_id for email in parties}
+        participants: list[tuple[int, int, str, str]] = []
+        events: list[Event] = []
         for rec in fresh:
-            participants.extend(self._participant_rows(ids[rec.source_key], rec))
-        if participants:
-            table = Participant.__table__
-            assert isinstance(table, Table)
-            executemany_raw(conn, insert(table), table, participants)
+            event = self._participants(rec, ids[rec.source_key], pid_of, participants)
+            events.append(event)
+        started = self._tick("participant rows + events", started)
+        sql.insert_participants(participants)
+        started = self._tick("participants insert", started)
 
-        self._aggregate(conn, fresh)
-        self._mark_senders(conn, fresh)
+        self._batch = _Batch(sql, events)
+        try:
+            self._aggregate(conn, fresh)
+        finally:
+            self._batch = None
+        started = perf_counter()
+        self._mark_senders(conn, sql, fresh)
+        self._tick("sender counters", started)
 
-    def _participant_rows(self, iid: int, rec: InteractionRecord) -> list[dict[str, Any]]:
-        seen: set[tuple[int, str]] = set()
-        out: list[dict[str, Any]] = []
-
-        def add(email: str, role: Role, response: Response = Response.NONE) -> None:
-            pid = self.known[email].person_id
-            if (pid, role.value) in seen:
-                return
-            seen.add((pid, role.value))
-            out.append(
-                {
-                    "interaction_id": iid,
-                    "person_id": pid,
-                    "role": role.value,
-                    "response": response.value,
-                }
-            )
-
+    def _participants(
+        self,
+        rec: InteractionRecord,
+        iid: int,
+        pid_of: dict[str, int],
+        out: list[tuple[int, int, str, str]],
+    ) -> Event:
+        """Append the record's participant rows to ``out``; the record as an Event."""
+        kind = rec.kind
+        lead_role, lead_response, other_role = _ROLES[kind]
+        # A person appears once per role: only a role's own list can repeat them, and
+        # the author's role is shared with the others' only in chats.
+        author = None
+        automated_author = False
         if rec.author is not None:
-            add(
-                rec.author.email,
-                Role.FROM if rec.kind == Kind.EMAIL else _lead_role(rec.kind),
-                Response.ORGANIZER if rec.kind == Kind.MEETING else Response.NONE,
-            )
+            author = pid_of[rec.author.email]
+            automated_author = self.known[rec.author.email].automated
+            out.append((iid, author, lead_role, lead_response))
         if rec.sent_by is not None:
-            add(rec.sent_by.email, Role.SENDER)
-        for p in rec.to:
-            add(p.email, Role.TO)
-        for p in rec.cc:
-            add(p.email, Role.CC)
-        for p in rec.bcc:
-            add(p.email, Role.BCC)
-        other = _other_role(rec.kind)
-        for a in rec.attendees:
-            add(a.email, other, a.response)
-        return out
-
-    def _event(self, rec: InteractionRecord, parent_author: int | None) -> Event:
-        k = self.known
-        author = k[rec.author.email] if rec.author else None
-        return Event(
-            kind=rec.kind,
-            at=rec.occurred_at,
-            author=author.person_id if author else None,
-            to=tuple(k[p.email].person_id for p in rec.to),
-            cc=tuple(k[p.email].person_id for p in [*rec.cc, *rec.bcc]),
-            attendees=tuple((k[a.email].person_id, a.response) for a in rec.attendees),
-            parent_author=parent_author,
-            thread_key=rec.thread_key,
-            ignored=rec.automated
-            or rec.bulk
-            or rec.is_list
-            or (author is not None and author.automated),
-            cancelled=rec.cancelled,
-            duration_seconds=rec.duration_seconds,
+            out.append((iid, pid_of[rec.sent_by.email], _SENDER, _NO_RESPONSE))
+        to = tuple([pid_of[p.email] for p in rec.to])
+        cc = tuple([pid_of[p.email] for p in rec.cc])
+        bcc = tuple([pid_of[p.email] for p in rec.bcc])
+        if to:
+            out.extend([(iid, pid, _TO, _NO_RESPONSE) for pid in dict.fromkeys(to)])
+        if cc:
+            out.extend([(iid, pid, _CC, _NO_RESPONSE) for pid in dict.fromkeys(cc)])
+        if bcc:
+            out.extend([(iid, pid, _BCC, _NO_RESPONSE) for pid in dict.fromkeys(bcc)])
+        attendees = tuple([(pid_of[a.email], a.response) for a in rec.attendees])
+        if attendees:
+            taken = {author} if other_role == lead_role else set()
+            for pid, response in attendees:
+                if pid not in taken:
+                    taken.add(pid)
+                    out.append((iid, pid, other_role, response.value))
+        return Event(  # positional: this runs once per interaction
+            kind,
+            rec.occurred_at,
+            author,
+            to,
+            cc + bcc,
+            attendees,
+            None,  # parent_author: filled in by _aggregate
+            rec.thread_key,
+            rec.automated or rec.bulk or rec.is_list or automated_author,
+            rec.cancelled,
+            rec.duration_seconds,
         )
 
     def _aggregate(self, conn: Connection, fresh: list[InteractionRecord]) -> None:
+        started = perf_counter()
+        assert self._batch is not None
+        sql, events = self._batch.sql, self._batch.events
         # Authors of the messages these reply to: from this batch, else from the store.
         authors: dict[str, int] = {
-            rec.source_key: self.known[rec.author.email].person_id
-            for rec in fresh
-            if rec.kind == Kind.EMAIL and rec.author is not None
+            rec.source_key: event.author
+            for rec, event in zip(fresh, events, strict=True)
+            if rec.kind == Kind.EMAIL and event.author is not None
         }
         wanted = {r.parent_key for r in fresh if r.parent_key and r.parent_key not in authors}
-        for part in chunks(sorted(wanted)):
-            rows = conn.execute(
-                select(Interaction.source_key, Participant.person_id)
-                .join(Participant, Participant.interaction_id == Interaction.id)
-                .where(and_(Interaction.source_key.in_(part), Participant.role == Role.FROM.value))
-            )
-            authors.update({key: pid for key, pid in rows})
-
+        authors.update(sql.parent_authors(sorted(wanted)))
         threads: dict[str, set[int]] = {}
-        keys = sorted({r.thread_key for r in fresh if r.thread_key})
-        for part in chunks(keys):
-            for tkey, pid in conn.execute(
-                select(ThreadMember.thread_key, ThreadMember.person_id).where(
-                    ThreadMember.thread_key.in_(part)
-                )
-            ):
-                threads.setdefault(tkey, set()).add(pid)
+        for tkey, pid in sql.thread_members(sorted({r.thread_key for r in fresh if r.thread_key})):
+            threads.setdefault(tkey, set()).add(pid)
+        self._learn_colleagues(conn, {p for members in threads.values() for p in members})
+        started = self._tick("reply authors + threads (read)", started)
 
         is_introducer, is_lead = self._eligibility()
         agg = Aggregator(
@@ -495,29 +743,35 @@ class Writer:
             is_lead=is_lead,
             thread_members=threads,
         )
-        for rec in fresh:
-            parent = authors.get(rec.parent_key) if rec.parent_key else None
-            agg.add(self._event(rec, parent))
-        if agg.new_thread_members:
-            conn.execute(
-                _insert_for(conn, ThreadMember.__table__).on_conflict_do_nothing(),  # type: ignore[arg-type]
-                [{"thread_key": t, "person_id": p} for t, p in sorted(agg.new_thread_members)],
-            )
-        upsert_pairs(conn, agg.pairs)
+        add = agg.add
+        for rec, event in zip(fresh, events, strict=True):
+            if rec.parent_key:
+                event.parent_author = authors.get(rec.parent_key)
+            add(event)
+        started = self._tick("aggregate (pure Python)", started)
+        sql.insert_thread_members(sorted(agg.new_thread_members))
+        started = self._tick("thread members insert", started)
+        sql.upsert_pairs(agg.pairs)
+        self._tick("pair upsert (rows, SQL)", started)
 
-    def _mark_senders(self, conn: Connection, fresh: list[InteractionRecord]) -> None:
+    def _learn_colleagues(self, conn: Connection, person_ids: set[int]) -> None:
+        """Which of these people (earlier writers in a thread) are colleagues."""
+        unknown = sorted(person_ids - self._seen)
+        for part in chunks(unknown):
+            self._internal.update(
+                conn.execute(select(Person.id).where(Person.id.in_(part), Person.internal))
+                .scalars()
+                .all()
+            )
+        self._seen.update(unknown)
+
+    def _mark_senders(self, conn: Connection, sql: _Sql, fresh: list[InteractionRecord]) -> None:
         """Count what each address sent (list detection) and note analysed mailboxes."""
         sent: dict[str, int] = {}
         for rec in fresh:
             if rec.author is not None and rec.kind == Kind.EMAIL:
                 sent[rec.author.email] = sent.get(rec.author.email, 0) + 1
-        if sent:
-            conn.execute(
-                update(Address)
-                .where(Address.email == bindparam("e"))
-                .values(sent_count=Address.sent_count + bindparam("n")),
-                [{"e": e, "n": n} for e, n in sent.items()],
-            )
+        sql.add_sent_counts(sorted(sent.items()))
         owners = {
             self.known[e].person_id
             for e in {*(r.mailbox for r in fresh if r.mailbox), *sent}
@@ -531,6 +785,20 @@ class Writer:
                     .where(Person.id.in_(part), Person.mailbox_analysed_at.is_(None))
                     .values(mailbox_analysed_at=now)
                 )
+
+
+_SENDER = Role.SENDER.value
+_TO = Role.TO.value
+_CC = Role.CC.value
+_BCC = Role.BCC.value
+_NO_RESPONSE = Response.NONE.value
+# Per kind: the role and response of its author, and the role of its attendees.
+_ROLES: dict[Kind, tuple[str, str, str]] = {
+    Kind.EMAIL: (Role.FROM.value, _NO_RESPONSE, Role.MEMBER.value),
+    Kind.MEETING: (Role.ORGANIZER.value, Response.ORGANIZER.value, Role.ATTENDEE.value),
+    Kind.CALL: (Role.CALLER.value, _NO_RESPONSE, Role.CALLEE.value),
+    Kind.CHAT: (Role.MEMBER.value, _NO_RESPONSE, Role.MEMBER.value),
+}
 
 
 def _all_parties(rec: InteractionRecord) -> Iterator[Any]:
@@ -548,14 +816,6 @@ def _recipient_count(rec: InteractionRecord) -> int:
     if rec.kind == Kind.EMAIL:
         return len({p.email for p in [*rec.to, *rec.cc, *rec.bcc]})
     return len(rec.attendees)
-
-
-def _lead_role(kind: Kind) -> Role:
-    return {Kind.MEETING: Role.ORGANIZER, Kind.CALL: Role.CALLER}.get(kind, Role.MEMBER)
-
-
-def _other_role(kind: Kind) -> Role:
-    return {Kind.MEETING: Role.ATTENDEE, Kind.CALL: Role.CALLEE}.get(kind, Role.MEMBER)
 
 
 def write_all(

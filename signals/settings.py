@@ -92,7 +92,7 @@ SHARED_LOCAL_PARTS = declare(
 )
 BATCH_SIZE = declare(
     "batch_size",
-    2000,
+    10000,
     "Interactions written per transaction while importing or syncing.",
     section=SECTION,
 )

@@ -86,3 +86,22 @@ def test_rebuild_gives_the_incremental_result(engine: Engine) -> None:
                 assert abs(value - float(rebuilt[key][col])) <= 1e-9 * max(1.0, abs(value))  # type: ignore[arg-type]
             else:
                 assert value == rebuilt[key][col], col
+
+
+def test_thread_credit_knows_colleagues_from_earlier_imports(engine: Engine) -> None:
+    """A colleague who wrote in a thread in an earlier import is still a colleague."""
+    first = [InteractionRecord(Kind.EMAIL, "<a@x>", T0, BOB, to=[TRICIA], thread_key="t9")]
+    later = [
+        InteractionRecord(
+            Kind.EMAIL, "<b@x>", T0 + timedelta(hours=1), YVONNE, to=[TRICIA], thread_key="t9"
+        )
+    ]
+    write_all(Writer(engine), first)
+    write_all(Writer(engine), later)  # a new writer: Bob is not in its cache
+    with engine.connect() as conn:
+        ids = dict(conn.execute(select(Person.display_name, Person.id)).all())
+    pairs = _pairs(engine)
+    bob = pairs[(ids["Bob Kelly"], ids["Yvonne McKay"])]
+    assert bob["n_in_thread"] == 1  # Yvonne wrote in Bob's thread without addressing him
+    assert (ids["Yvonne McKay"], ids["Bob Kelly"]) not in pairs
+    assert all(lead != ids["Bob Kelly"] for _, lead in pairs)  # no colleague-as-lead pair
