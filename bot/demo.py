@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from bot import settings as bot_settings
 from bot.cli_common import db_option
+from scoring.ranking import ColleagueInfo
 from signals import settings as signals_settings
 
 PLAYGROUND_PORT = 56150
@@ -85,7 +86,7 @@ def playground_users(
     from scoring.answer import ask
     from signals.models import Address, Person
 
-    def user(person: Person, email: str | None) -> PlaygroundUser | None:
+    def user(person: ColleagueInfo, email: str | None) -> PlaygroundUser | None:
         if not person.entra_id or not email:
             return None
         return PlaygroundUser(person.entra_id, person.display_name, email, person.upn or email)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from scoring.strength import Strength, Tier, Weights, strength, two_way_at
@@ -39,7 +40,7 @@ class Evidence:
     last_two_way: datetime | None
 
     @classmethod
-    def of(cls, row: PairStrength) -> Evidence:
+    def of(cls, row: Any) -> Evidence:
         return cls(
             emails_to=row.n_out_to + row.n_out_cc + row.n_out_reply + row.n_out_thread,
             emails_from=row.n_in_to + row.n_in_cc + row.n_in_reply + row.n_in_thread,
@@ -72,11 +73,23 @@ class Connection:
         return self.strength.score
 
 
+class ColleagueInfo(Protocol):
+    """What a ranking says about a colleague (a result row; a Person fits too)."""
+
+    id: int
+    display_name: str
+    title: str | None
+    department: str | None
+    phone: str | None
+    upn: str | None
+    entra_id: str | None
+
+
 @dataclass
 class RankedColleague:
     """A colleague, their best connection, and (for a company) everyone they know there."""
 
-    person: Person
+    person: ColleagueInfo
     email: str | None
     best: Connection
     connections: list[Connection] = field(default_factory=list)
@@ -90,7 +103,7 @@ class RankedColleague:
         return self.best.strength.tier
 
 
-def _excluded(person: Person, emails: set[str], rules: Sequence[str]) -> bool:
+def _excluded(person: ColleagueInfo, emails: set[str], rules: Sequence[str]) -> bool:
     for rule in rules:
         rule = rule.strip().lower()
         if rule.startswith("dept:"):
@@ -101,35 +114,59 @@ def _excluded(person: Person, emails: set[str], rules: Sequence[str]) -> bool:
     return False
 
 
-def connections_for(
-    session: Session,
-    lead_ids: Sequence[int],
-    *,
-    facts: StoreFacts,
-) -> list[tuple[PairStrength, Person]]:
-    """The stored pairs for these leads, with colleagues who may be proposed."""
+_PAIRS = PairStrength.__table__.c
+_PRIMARY_EMAIL = (
+    select(Address.email)
+    .where(Address.person_id == Person.id)
+    .order_by(Address.id)
+    .limit(1)
+    .correlate(Person)
+    .scalar_subquery()
+)
+
+
+def _connections_query(internal_only: bool) -> Select[Any]:
+    """Built once per pair mode: the lead ids are an expanding parameter, so the SQL is
+    compiled once and cached, and each ranking is one indexed read of ``pair_strength``."""
+    leads: Any = bindparam("leads", expanding=True)
+    closed = select(Introduction.introducer_id).where(
+        Introduction.lead_id.in_(leads), Introduction.state.in_(CLOSED_FOR_LEAD)
+    )
     query = (
-        select(PairStrength, Person)
+        select(
+            *_PAIRS,
+            Person.id,
+            Person.display_name,
+            Person.title,
+            Person.department,
+            Person.phone,
+            Person.upn,
+            Person.entra_id,
+            _PRIMARY_EMAIL.label("email"),
+        )
         .join(Person, Person.id == PairStrength.introducer_id)
         .where(
-            PairStrength.lead_id.in_(lead_ids),
+            PairStrength.lead_id.in_(leads),
             ~Person.opted_out,
             Person.enabled,
             Person.departed_at.is_(None),
             ~Person.is_list,
             ~Person.is_shared,
             ~Person.is_automated,
+            PairStrength.introducer_id.not_in(closed),
         )
     )
-    if facts.pair_mode == "internal":
-        query = query.where(Person.internal)
-    closed = (
-        select(Introduction.introducer_id)
-        .where(Introduction.lead_id.in_(lead_ids), Introduction.state.in_(CLOSED_FOR_LEAD))
-        .scalar_subquery()
-    )
-    query = query.where(PairStrength.introducer_id.not_in(closed))
-    return [(row[0], row[1]) for row in session.execute(query)]
+    return query.where(Person.internal) if internal_only else query
+
+
+_QUERIES = {True: _connections_query(True), False: _connections_query(False)}
+
+
+def connections_for(session: Session, lead_ids: Sequence[int], *, facts: StoreFacts) -> list[Any]:
+    """The stored pairs for these leads joined with the colleagues who may be proposed:
+    rows with the pair's columns, the colleague's, and their primary ``email``."""
+    query = _QUERIES[facts.pair_mode == "internal"]
+    return list(session.connection().execute(query, {"leads": list(lead_ids)}))
 
 
 def rank(
@@ -151,28 +188,24 @@ def rank(
     facts = facts or read_facts(session)
     rules = store_settings.EXCLUDED_PEOPLE.get()
     clock = facts.clock
-    by_person: dict[int, RankedColleague] = {}
-    people: dict[int, Person] = {}
+    people: dict[int, Any] = {}
     conns: dict[int, list[Connection]] = {}
-    for pair, person in connections_for(session, lead_ids, facts=facts):
-        s = strength(pair, now, clock, weights)
+    for row in connections_for(session, lead_ids, facts=facts):
+        s = strength(row, now, clock, weights)
         if s.score < weights.min_score and not include_zero:
             continue
-        people[person.id] = person
-        conns.setdefault(person.id, []).append(
-            Connection(pair.introducer_id, pair.lead_id, s, Evidence.of(pair), pair.n_total)
+        people[row.id] = row
+        conns.setdefault(row.id, []).append(
+            Connection(row.introducer_id, row.lead_id, s, Evidence.of(row), row.n_total)
         )
-    emails = _emails(session, list(people))
-    for pid, person in people.items():
-        if rules and _excluded(person, set(emails.get(pid, [])), rules):
+    emails = _emails(session, list(people)) if rules else {}
+    by_person: dict[int, RankedColleague] = {}
+    for pid, row in people.items():
+        if rules and _excluded(row, set(emails.get(pid, [])), rules):
             continue
         mine = sorted(conns[pid], key=lambda c: -c.score)
-        addresses = emails.get(pid, [])
         by_person[pid] = RankedColleague(
-            person=person,
-            email=addresses[0] if addresses else None,
-            best=mine[0],
-            connections=mine,
+            person=row, email=row.email, best=mine[0], connections=mine
         )
     requester = by_person.pop(requester_id, None) if requester_id is not None else None
     ordered = sorted(

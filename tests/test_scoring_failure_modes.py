@@ -291,3 +291,18 @@ def test_recency_decays_old_relationships(engine: Engine, session: Session) -> N
     answer = who(session)
     assert names(answer)[0] == "New Friend"
     assert tiers(answer)["Old Friend"] != "Strong"  # no two-way contact within 180 days
+
+
+def test_administrators_exclude_people_and_departments(
+    engine: Engine, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = Mail()
+    for name in ("Tricia Potter", "Fin Person", "Ray Tanaka"):
+        m.exchange(5, colleague(name))
+    m.write(engine)
+    with Session(engine) as s, s.begin():
+        s.execute(
+            update(Person).where(Person.display_name == "Fin Person").values(department="Finance")
+        )
+    monkeypatch.setenv("WHOKNOWS_EXCLUDED_PEOPLE", "dept:finance, ray.tanaka@contoso.com")
+    assert names(who(session)) == ["Tricia Potter"]
