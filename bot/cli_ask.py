@@ -11,34 +11,11 @@ import click
 from sqlalchemy.orm import Session
 
 from bot.cli_common import UsageFailure, db_option, open_store_or_exit
+from bot.views import evidence_view
+from cards import texts
 from scoring import settings as scoring_settings
 from scoring.answer import Answer, ask
 from scoring.evaluation import evaluate
-from scoring.ranking import Evidence
-
-
-def _ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "never"
-    days = (now - when).days
-    if days <= 0:
-        return "today"
-    if days == 1:
-        return "yesterday"
-    if days < 60:
-        return f"{days} days ago"
-    return when.date().isoformat()
-
-
-def evidence_line(e: Evidence, now: datetime) -> str:
-    parts = [f"{e.emails_to} e-mails to, {e.emails_from} from"]
-    if e.meetings:
-        parts.append(f"{e.meetings} meeting{'s' * (e.meetings != 1)}")
-    if e.calls:
-        parts.append(f"{e.calls} call{'s' * (e.calls != 1)}")
-    if e.chats:
-        parts.append(f"{e.chats} chat day{'s' * (e.chats != 1)}")
-    return ", ".join(parts) + f"; last two-way {_ago(e.last_two_way, now)}"
 
 
 def render_table(answer: Answer, limit: int | None) -> str:
@@ -58,6 +35,7 @@ def render_table(answer: Answer, limit: int | None) -> str:
                 lines.append("Did you mean: " + ", ".join(res.suggestions) + "?")
         return "\n".join(lines)
     lead = answer.lead
+    today = answer.now.date()
     header = lead.name
     if lead.kind == "person":
         first_email = answer.lead_emails[0] if answer.lead_emails else None
@@ -79,7 +57,7 @@ def render_table(answer: Answer, limit: int | None) -> str:
         for i, c in enumerate(shown, 1):
             lines.append(
                 f"{i:>3}  {c.person.display_name.ljust(width)}  {c.tier.value:<8}  "
-                f"{c.score:5.1f}  {evidence_line(c.best.evidence, answer.now)}"
+                f"{c.score:5.1f}  {texts.evidence_line(evidence_view(c.best.evidence), today)}"
             )
         if limit is not None and answer.total > limit:
             lines.append(f"  ... and {answer.total - limit} more (--all shows everyone)")
@@ -87,8 +65,7 @@ def render_table(answer: Answer, limit: int | None) -> str:
     if cov is not None:
         lines.append("")
         lines.append(
-            f"Based on {cov.mailboxes_analysed} of {cov.mailboxes_total} mailboxes; "
-            f"{cov.opted_out} colleague{'s' * (cov.opted_out != 1)} opted out."
+            texts.coverage_line(cov.mailboxes_analysed, cov.mailboxes_total, cov.opted_out) + "."
         )
     return "\n".join(lines)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from signals import db
 from signals.store import create_store
+from tests.connector import Connector
 
 PG_URL = os.environ.get(
     "WHOKNOWS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -100,3 +101,10 @@ def engine(store_url: str) -> Iterator[Engine]:
     eng = db.open_store(store_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[Connector]:
+    """A local Bot Connector that records what the bot sends."""
+    async with Connector() as running:
+        yield running

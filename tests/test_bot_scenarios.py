@@ -135,12 +135,6 @@ def org(engine: Engine) -> Engine:
 
 
 @pytest.fixture
-async def connector() -> AsyncIterator[Connector]:
-    async with Connector() as running:
-        yield running
-
-
-@pytest.fixture
 async def client(org: Engine) -> AsyncIterator[Client]:
     bot = WhoKnowsBot(org, dev_mode=True)
     client = TestClient(TestServer(create_app(bot, host=BotHost(bot, AuthConfig()))))

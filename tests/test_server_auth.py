@@ -40,12 +40,6 @@ def openid(good_key: SigningKey) -> Iterator[OpenIdServer]:
 
 
 @pytest.fixture
-async def connector() -> AsyncIterator[Connector]:
-    async with Connector() as running:
-        yield running
-
-
-@pytest.fixture
 def echo() -> EchoBot:
     return EchoBot()
 

@@ -26,12 +26,6 @@ from tests.echo_bot import EchoBot
 
 
 @pytest.fixture
-async def connector() -> AsyncIterator[Connector]:
-    async with Connector() as running:
-        yield running
-
-
-@pytest.fixture
 def echo() -> EchoBot:
     return EchoBot()
 

@@ -564,6 +564,19 @@ class SyncRunner:
             self.engine, internal_domains=domains, store_subjects=self.config.store_subjects
         )
 
+    def _writing(self, mapped: Iterable[InteractionRecord | None]) -> Callable[[Connection], int]:
+        """The store work for one page of events or calls: keep what may be kept, write it."""
+        records = [r for r in (self._private(r) for r in mapped if r is not None) if r is not None]
+
+        def apply(conn: Connection) -> int:
+            assert self._writer is not None
+            stats = _write_on(self._writer, conn, records, lambda _c: None)
+            self.summary.new_interactions += stats.new_interactions
+            self.summary.duplicates += stats.duplicates
+            return stats.new_interactions
+
+        return apply
+
     def _private(self, rec: InteractionRecord) -> InteractionRecord | None:
         """Drop opted-out and excluded colleagues from a record (or the whole record)."""
         if not self._blocked:
@@ -722,21 +735,9 @@ class SyncRunner:
         )
 
         def to_work(page: Page) -> Callable[[Connection], int]:
-            records = [
-                r
-                for r in (mapping.event_record(e, mailbox=email, now=now) for e in page.items)
-                if r is not None
-            ]
-            records = [r for r in (self._private(r) for r in records) if r is not None]
-
-            def apply(conn: Connection) -> int:
-                assert self._writer is not None
-                stats = _write_on(self._writer, conn, records, lambda _c: None)
-                self.summary.new_interactions += stats.new_interactions
-                self.summary.duplicates += stats.duplicates
-                return stats.new_interactions
-
-            return apply
+            return self._writing(
+                mapping.event_record(e, mailbox=email, now=now) for e in page.items
+            )
 
         def links(page: Page) -> dict[str, Any]:
             if page.next_link:
@@ -827,20 +828,7 @@ class SyncRunner:
             )
 
             def to_work(page: Page) -> Callable[[Connection], int]:
-                records = [
-                    r
-                    for r in (mapping.call_record(c, self._people) for c in page.items)
-                    if r is not None
-                ]
-                records = [r for r in (self._private(r) for r in records) if r is not None]
-
-                def apply(conn: Connection) -> int:
-                    assert self._writer is not None
-                    stats = _write_on(self._writer, conn, records, lambda _c: None)
-                    self.summary.new_interactions += stats.new_interactions
-                    return stats.new_interactions
-
-                return apply
+                return self._writing(mapping.call_record(c, self._people) for c in page.items)
 
             def links(page: Page) -> dict[str, Any]:
                 if page.next_link:
