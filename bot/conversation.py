@@ -21,8 +21,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot import service
+from bot import settings as bot_settings
 from bot.auth import AuthConfig
-from bot.commands import Command, parse
+from bot.commands import Command, Parsed, parse
 from bot.mailer import Mailer, mailer_from_settings
 from bot.service import Refusal, User
 from bot.turn import (
@@ -36,7 +37,14 @@ from bot.turn import (
 )
 from cards import texts, verbs
 from cards.build import View, build_card
-from cards.views import ErrorView, HelpView, IntroductionView, PersonRef, PrivacyView
+from cards.views import (
+    ErrorView,
+    HelpView,
+    IntroductionView,
+    NoticeView,
+    PersonRef,
+    PrivacyView,
+)
 
 log = logging.getLogger("whoknows.bot")
 T = TypeVar("T")
@@ -97,26 +105,35 @@ class WhoKnowsBot(Bot):
     # -- messages ------------------------------------------------------------------
 
     async def on_message(self, turn: Turn, io: Reply) -> None:
+        """Answer a typed command; a slow answer is acknowledged first, then replaces it."""
         parsed = parse(turn.text)
         user = await self.user_of(turn)
+        task = asyncio.ensure_future(self._answer(parsed, turn, user))
+        done, _ = await asyncio.wait({task}, timeout=bot_settings.ACK_AFTER_SECONDS.get())
+        if task in done:
+            await io.send(_card_or_text(task.result()))
+            return
+        ack = await io.send(build_card(NoticeView(parsed.argument or turn.text, working=True)))
+        content = await task
+        await io.update(
+            ack, build_card(NoticeView(content) if isinstance(content, str) else content)
+        )
+
+    async def _answer(self, parsed: Parsed, turn: Turn, user: User | None) -> View | str:
         try:
-            content: View | str
             if parsed.command == Command.WHO_KNOWS:
                 if not parsed.argument:
-                    content = texts.ASK_FOR_NAME
-                else:
-                    content = await self.db(service.who_knows, parsed.argument, user)
-            elif parsed.command == Command.OPT_OUT:
-                content = await self._opt_out_prompt(user)
-            elif parsed.command == Command.OPT_IN:
-                content = await self._opt_in(user)
-            elif parsed.command == Command.MY_DATA:
-                content = await self._my_data(user)
-            else:
-                content = HelpView(welcome=False, user_name=turn.from_name or None)
+                    return texts.ASK_FOR_NAME
+                return await self.db(service.who_knows, parsed.argument, user)
+            if parsed.command == Command.OPT_OUT:
+                return await self._opt_out_prompt(user)
+            if parsed.command == Command.OPT_IN:
+                return await self._opt_in(user)
+            if parsed.command == Command.MY_DATA:
+                return await self._my_data(user)
+            return HelpView(welcome=False, user_name=turn.from_name or None)
         except Refusal as refusal:
-            content = str(refusal)
-        await io.send(content if isinstance(content, str) else build_card(content))
+            return str(refusal)
 
     async def on_install(self, turn: Turn, io: Reply) -> None:
         if turn.conversation_type in (None, "personal"):
@@ -333,6 +350,10 @@ async def _my_data_verb(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
     return await bot._my_data(user)
+
+
+def _card_or_text(content: View | str) -> dict[str, Any] | str:
+    return content if isinstance(content, str) else build_card(content)
 
 
 def build_bot(engine: Engine) -> WhoKnowsBot:

@@ -120,3 +120,10 @@ INTRO_EMAIL = declare(
     "when the colleague can't be reached in Teams (needs the Mail.Send permission).",
     section=CONVERSATION,
 )
+ACK_AFTER_SECONDS = declare(
+    "ack_after_seconds",
+    1.0,
+    "An answer not ready after this many seconds is acknowledged with a 'looking up' card "
+    "that the answer then replaces.",
+    section=CONVERSATION,
+)

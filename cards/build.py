@@ -10,6 +10,7 @@ from cards.error import error_card
 from cards.help import help_card
 from cards.introduction import compose_card, request_card
 from cards.listview import list_card
+from cards.notice import notice_card
 from cards.privacy import my_data_card, privacy_card
 from cards.result import result_card
 from cards.status import status_card
@@ -23,6 +24,7 @@ from cards.views import (
     ListPageView,
     MyDataView,
     NoMatchView,
+    NoticeView,
     PrivacyView,
     RequestView,
     ResultView,
@@ -41,6 +43,7 @@ View = (
     | PrivacyView
     | MyDataView
     | ErrorView
+    | NoticeView
 )
 
 
@@ -71,4 +74,6 @@ def build_card(view: View) -> dict[str, Any]:
             return my_data_card(view)
         case ErrorView():
             return error_card(view)
+        case NoticeView():
+            return notice_card(view)
     raise TypeError(f"no card for {type(view).__name__}")

@@ -30,6 +30,7 @@ from cards.views import (
     MatchChoice,
     MyDataView,
     NoMatchView,
+    NoticeView,
     PersonRef,
     PrivacyView,
     RequestView,
@@ -248,6 +249,8 @@ def sample_views(today: date) -> dict[str, View]:
             first_record=today - timedelta(days=365), last_record=today - timedelta(days=1),
         ),
         "error.json": ErrorView(reference="E-7F3A2C"),
+        "working.json": NoticeView(text="Fourth Coffee", working=True),
+        "note.json": NoticeView(text="Who would you like to reach? Type who knows and a name."),
     }  # fmt: skip
 
 

@@ -534,3 +534,8 @@ def email_subject() -> str:
 
 FOREIGN_TENANT = "Sorry, Whoknows isn't available for your organisation."
 HOST_FAILURE = "Sorry, something went wrong on my side (reference {reference}). Please try again."
+WORKING_TEXT = "This is taking a moment; the answer will appear here."
+
+
+def working_title(query: str) -> str:
+    return f"Looking up {query}…"

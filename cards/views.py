@@ -275,3 +275,11 @@ class ErrorView:
 
     reference: str
     message: str | None = None
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    """A one-line card: ``working`` shows "Looking up <text>…" while an answer is prepared."""
+
+    text: str
+    working: bool = False

@@ -419,3 +419,17 @@ async def test_opt_out_deletes_and_hides(
     assert "opted out" in card_text(data).lower()
     back = await say(client, connector, "opt in", n=2)
     assert "welcome back" in card_text(back).lower()
+
+
+async def test_slow_answer_is_acknowledged_then_replaced(
+    client: Client, connector: Connector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHOKNOWS_ACK_AFTER_SECONDS", "0")
+    body = teams.message(
+        "who knows Yvonne McKay", service_url=connector.service_url, sender=_user(1)
+    )
+    assert (await client.post("/api/messages", json=body)).status == 200
+    first, second = connector.records
+    assert "Looking up Yvonne McKay" in card_text(first.cards[0])
+    assert second.kind == "update" and second.activity_id is not None
+    assert "Tricia Potter" in card_text(second.cards[0])
