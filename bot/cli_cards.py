@@ -15,7 +15,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import service
+from bot import introductions, lookup, privacy, users
 from bot.cli_common import UsageFailure, db_option, open_store_or_exit
 from cards.build import View
 from cards.gallery import sample_views, write_gallery
@@ -33,13 +33,13 @@ from cards.views import (
 from signals.models import Address, Person
 
 
-def _user(session: Session, email: str) -> service.User | None:
+def _user(session: Session, email: str) -> users.User | None:
     person = session.scalar(
         select(Person).join(Address, Address.person_id == Person.id).where(Address.email == email)
     )
     if person is None:
         return None
-    return service.User(
+    return users.User(
         person.id, person.display_name, email, person.upn, person.entra_id, person.opted_out
     )
 
@@ -48,30 +48,30 @@ def store_views(session: Session, requester: str, lead: str, company: str) -> di
     """Gallery views from the store; keys missing here keep their samples."""
     views: dict[str, View] = {}
     user = _user(session, requester)
-    result = service.who_knows(session, f"who knows {lead}", user)
+    result = lookup.who_knows(session, f"who knows {lead}", user)
     if not isinstance(result, ResultView):
         raise UsageFailure(f"{lead!r} is not a single lead in this store: try --lead")
     views["result.json"] = result
-    company_result = service.who_knows(session, f"who knows {company}", user)
+    company_result = lookup.who_knows(session, f"who knows {company}", user)
     if isinstance(company_result, ResultView):
         views["result_company.json"] = company_result
     if not result.colleagues:
         return views
     lead_id = result.lead.lead_id
     first = result.colleagues[0]
-    views["details.json"] = service.details(session, "person", lead_id, first.person_id, user)
-    views["list_page1.json"] = service.list_page(session, "person", lead_id, 1, user)
+    views["details.json"] = lookup.details(session, "person", lead_id, first.person_id, user)
+    views["list_page1.json"] = lookup.list_page(session, "person", lead_id, 1, user)
     if result.total > LIST_PAGE_SIZE.get():
-        views["list_page2.json"] = service.list_page(session, "person", lead_id, 2, user)
+        views["list_page2.json"] = lookup.list_page(session, "person", lead_id, 2, user)
     if user is not None:
-        compose = service.compose(session, user, lead_id, first.person_id)
+        compose = introductions.compose(session, user, lead_id, first.person_id)
         views["compose.json"] = compose
         views.update(_introduction_views(compose, result))
-        views["my_data.json"] = service.my_data(session, user)
+        views["my_data.json"] = privacy.my_data(session, user)
         views["optout_confirm.json"] = PrivacyView(
-            state="confirm", counts=service.data_counts(session, user.person_id)
+            state="confirm", counts=privacy.data_counts(session, user.person_id)
         )
-    no_match = service.who_knows(session, "who knows Yvone Mckai", user)
+    no_match = lookup.who_knows(session, "who knows Yvone Mckai", user)
     if isinstance(no_match, NoMatchView | ChoiceView):
         views["no_match.json" if isinstance(no_match, NoMatchView) else "choice.json"] = no_match
     return views

@@ -3,7 +3,8 @@
 Commands come from ``bot.commands`` (patterns to :class:`Command`); card clicks
 are Action.Execute invokes whose verb (``cards.verbs``) picks a handler. Every
 handler gets the user (the colleague behind the Teams account, or None) and the
-card data, does its store work in a worker thread (``bot.service``), and
+card data, does its store work in a worker thread (``bot.users``, ``bot.lookup``,
+``bot.introductions``, ``bot.privacy``), and
 returns the next card, which replaces the clicked one. Refusals become a short
 message; anything unexpected becomes the error card with a reference id that
 is also in the log.
@@ -20,12 +21,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from bot import service
+from bot import introductions, lookup, privacy, users
 from bot import settings as bot_settings
 from bot.auth import AuthConfig
 from bot.commands import Command, Parsed, parse
 from bot.mailer import Mailer, mailer_from_settings
-from bot.service import Refusal, User
 from bot.turn import (
     Bot,
     ConversationReference,
@@ -35,6 +35,7 @@ from bot.turn import (
     Turn,
     UserAddress,
 )
+from bot.users import Refusal, User
 from cards import texts, verbs
 from cards.build import View, build_card
 from cards.views import (
@@ -97,9 +98,9 @@ class WhoKnowsBot(Bot):
         return await asyncio.to_thread(work)
 
     async def user_of(self, turn: Turn) -> User | None:
-        user = await self.db(service.find_user, turn.from_aad_object_id, self.dev_mode)
+        user = await self.db(users.find_user, turn.from_aad_object_id, self.dev_mode)
         if user is not None and turn.conversation_type in (None, "personal"):
-            await self.db(service.remember_conversation, user.person_id, turn.reference().to_dict())
+            await self.db(users.remember_conversation, user.person_id, turn.reference().to_dict())
         return user
 
     # -- messages ------------------------------------------------------------------
@@ -124,7 +125,7 @@ class WhoKnowsBot(Bot):
             if parsed.command == Command.WHO_KNOWS:
                 if not parsed.argument:
                     return texts.ASK_FOR_NAME
-                return await self.db(service.who_knows, parsed.argument, user)
+                return await self.db(lookup.who_knows, parsed.argument, user)
             if parsed.command == Command.OPT_OUT:
                 return await self._opt_out_prompt(user)
             if parsed.command == Command.OPT_IN:
@@ -139,7 +140,7 @@ class WhoKnowsBot(Bot):
         if turn.conversation_type in (None, "personal"):
             await self.user_of(turn)
         first = await self.db(
-            service.first_welcome, turn.conversation_id, turn.conversation_type, turn.tenant_id
+            users.first_welcome, turn.conversation_id, turn.conversation_type, turn.tenant_id
         )
         if first:
             await io.send(build_card(HelpView(welcome=True, user_name=turn.from_name or None)))
@@ -166,19 +167,19 @@ class WhoKnowsBot(Bot):
     async def _opt_out_prompt(self, user: User | None) -> View:
         if user is None:
             raise Refusal(texts.NOTHING_STORED)
-        counts = await self.db(service.data_counts, user.person_id)
+        counts = await self.db(privacy.data_counts, user.person_id)
         return PrivacyView(state="confirm", counts=counts)
 
     async def _opt_in(self, user: User | None) -> View:
         if user is None:
             raise Refusal(texts.NOT_A_COLLEAGUE)
-        await self.db(service.opt_in, user)
+        await self.db(privacy.opt_in, user)
         return PrivacyView(state="opted_in")
 
     async def _my_data(self, user: User | None) -> View:
         if user is None:
             raise Refusal(texts.NOTHING_STORED)
-        return await self.db(service.my_data, user)
+        return await self.db(privacy.my_data, user)
 
 
 # -- verb handlers ----------------------------------------------------------------------
@@ -191,8 +192,8 @@ async def _summary(
     kind, lead_id = _lead(data)
 
     def work(session: Session) -> View:
-        answer = service.answer_for(session, kind, lead_id, user)
-        return service.result_view(session, answer, user)
+        answer = lookup.answer_for(session, kind, lead_id, user)
+        return lookup.result_view(session, answer, user)
 
     return await bot.db(work)
 
@@ -202,7 +203,7 @@ async def _details(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
     kind, lead_id = _lead(data)
-    return await bot.db(service.details, kind, lead_id, _int(data, "colleague"), user)
+    return await bot.db(lookup.details, kind, lead_id, _int(data, "colleague"), user)
 
 
 @on_verb(verbs.LIST)
@@ -211,21 +212,21 @@ async def _list(
 ) -> View:
     kind, lead_id = _lead(data)
     page = _int(data, "page") if "page" in data else 1
-    return await bot.db(service.list_page, kind, lead_id, page, user)
+    return await bot.db(lookup.list_page, kind, lead_id, page, user)
 
 
 @on_verb(verbs.INTRODUCE)
 async def _introduce(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
-    return await bot.db(service.compose, user, _int(data, "lead"), _int(data, "colleague"))
+    return await bot.db(introductions.compose, user, _int(data, "lead"), _int(data, "colleague"))
 
 
 @on_verb(verbs.CANCEL)
 async def _cancel(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
-    draft = await bot.db(service.compose, user, _int(data, "lead"), _int(data, "colleague"))
+    draft = await bot.db(introductions.compose, user, _int(data, "lead"), _int(data, "colleague"))
     return IntroductionView(
         state="cancelled",
         requester=draft.requester,
@@ -236,7 +237,7 @@ async def _cancel(
             draft.colleague.upn,
         ),
         lead=draft.lead,
-        today=service._now().date(),
+        today=users.utcnow().date(),
     )
 
 
@@ -246,13 +247,13 @@ async def _send(
 ) -> View:
     note = data.get(verbs.NOTE_INPUT)
     outcome = await bot.db(
-        service.create_request,
+        introductions.create_request,
         user,
         _int(data, "lead"),
         _int(data, "colleague"),
         note if isinstance(note, str) else "",
     )
-    if isinstance(outcome, service.Existing):
+    if isinstance(outcome, introductions.Existing):
         return outcome.status
     target: ConversationReference | UserAddress | None = None
     if outcome.target is not None:
@@ -262,7 +263,7 @@ async def _send(
     email_available = bot.mailer is not None
     if target is None:
         return await bot.db(
-            service.undeliverable,
+            introductions.undeliverable,
             outcome.request_id,
             "no Teams conversation or Entra id",
             email_available,
@@ -271,10 +272,12 @@ async def _send(
         delivery = await io.send_to_user(target, build_card(outcome.request_view))
     except DeliveryError as exc:
         log.info("request %s not delivered: %s", outcome.request_id, exc)
-        return await bot.db(service.undeliverable, outcome.request_id, str(exc), email_available)
+        return await bot.db(
+            introductions.undeliverable, outcome.request_id, str(exc), email_available
+        )
     colleague_id = _int(data, "colleague")
     await bot.db(
-        service.delivered,
+        introductions.delivered,
         outcome.request_id,
         delivery.activity_id,
         delivery.reference.to_dict(),
@@ -290,11 +293,11 @@ async def _send_email(
     if bot.mailer is None:
         raise Refusal(texts.EMAIL_NOT_CONFIGURED)
     request_id = _int(data, "request")
-    intro, sender, recipient = await bot.db(service.request_for_email, user, request_id)
+    intro, sender, recipient = await bot.db(introductions.request_for_email, user, request_id)
     await bot.mailer.send(
         sender=sender, to=recipient, subject=texts.email_subject(), body=intro.note
     )
-    return await bot.db(service.sent_by_email, request_id)
+    return await bot.db(introductions.sent_by_email, request_id)
 
 
 @on_verb(verbs.ACCEPT, verbs.DECLINE, verbs.NOT_KNOWN)
@@ -302,7 +305,7 @@ async def _answer(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
     verb = turn.verb or ""
-    answered = await bot.db(service.answer_request, user, _int(data, "request"), verb)
+    answered = await bot.db(introductions.answer_request, user, _int(data, "request"), verb)
     if answered.requester_target is not None:
         try:
             await io.send_to_user(
@@ -327,7 +330,7 @@ async def _opt_out_confirm(
 ) -> View:
     if user is None:
         raise Refusal(texts.NOTHING_STORED)
-    counts, _forgotten = await bot.db(service.opt_out, user)
+    counts, _forgotten = await bot.db(privacy.opt_out, user)
     return PrivacyView(state="opted_out", counts=counts)
 
 

@@ -321,6 +321,11 @@ class GraphItem(Base):
     )
 
 
+REQUEST_OPEN = "sent"
+"""The state of a request awaiting the colleague's answer (then accepted, declined or
+not_known)."""
+
+
 class Introduction(Base):
     """A request for a warm introduction, and the colleague's answer."""
 
