@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -538,6 +539,13 @@ def test_cli_sync_once_fills_the_store(
     assert status.exit_code == 0, status.output
     assert "mail:inbox" in status.output and "4 mailboxes" in status.output
     assert {s.mailbox for s in server.served if s.mailbox} == IN_SCOPE | {"u-olivia"}
+    # The answer the bot gives comes from the synced store.
+    asked = runner.invoke(main, ["ask", "who knows Yvonne McKay", "--json", "--db", sqlite_url])
+    assert asked.exit_code == 0, asked.output
+    answer = json.loads(asked.output)
+    assert answer["lead"]["name"] == "Yvonne McKay"
+    named = [c["name"] for c in answer["colleagues"]]
+    assert named and "Finn Finance" not in named
 
 
 def test_cli_sync_without_credentials_says_what_to_set(sqlite_url: str) -> None:
