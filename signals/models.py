@@ -110,7 +110,8 @@ class Person(Base):
     __tablename__ = "people"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    internal: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)  # no index: it would
+    # lure SQLite's planner away from pair_strength's lead index in the ranking query
     display_name: Mapped[str] = mapped_column(String(300), default="")
     name_key: Mapped[str] = mapped_column(String(300), default="", index=True)
     company_id: Mapped[int | None] = mapped_column(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 17:22:20.997380
+Create Date: 2026-11-27 18:22:17.667028
 """
 
 from __future__ import annotations
@@ -145,7 +145,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("people", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_people_company_id"), ["company_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_people_internal"), ["internal"], unique=False)
         batch_op.create_index(batch_op.f("ix_people_name_key"), ["name_key"], unique=False)
 
     op.create_table(
@@ -311,7 +310,6 @@ def downgrade() -> None:
     op.drop_table("addresses")
     with op.batch_alter_table("people", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_people_name_key"))
-        batch_op.drop_index(batch_op.f("ix_people_internal"))
         batch_op.drop_index(batch_op.f("ix_people_company_id"))
 
     op.drop_table("people")
