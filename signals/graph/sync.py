@@ -345,19 +345,7 @@ class SyncRunner:
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            await asyncio.shield(
-                self._db(
-                    lambda: leases.release(
-                        self.engine,
-                        row_id,
-                        owner=self.owner,
-                        now=self.clock(),
-                        error=error,
-                        items=items or 0,
-                        done=items is not None,
-                    )
-                )
-            )
+            await self._release(row_id, error=error, items=items or 0, done=items is not None)
         return True
 
     # -- directory ---------------------------------------------------------------------
@@ -564,6 +552,24 @@ class SyncRunner:
             self.engine, internal_domains=domains, store_subjects=self.config.store_subjects
         )
 
+    async def _release(
+        self, row_id: int, *, error: str | None, items: int, done: bool = True
+    ) -> None:
+        """Give a lease back, even while the task is being cancelled."""
+        await asyncio.shield(
+            self._db(
+                lambda: leases.release(
+                    self.engine,
+                    row_id,
+                    owner=self.owner,
+                    now=self.clock(),
+                    error=error,
+                    items=items,
+                    done=done,
+                )
+            )
+        )
+
     def _writing(self, mapped: Iterable[InteractionRecord | None]) -> Callable[[Connection], int]:
         """The store work for one page of events or calls: keep what may be kept, write it."""
         records = [r for r in (self._private(r) for r in mapped if r is not None) if r is not None]
@@ -655,18 +661,7 @@ class SyncRunner:
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            await asyncio.shield(
-                self._db(
-                    lambda: leases.release(
-                        self.engine,
-                        lease_row,
-                        owner=self.owner,
-                        now=self.clock(),
-                        error=error,
-                        items=items,
-                    )
-                )
-            )
+            await self._release(lease_row, error=error, items=items)
             if self.on_mailbox is not None:
                 self.on_mailbox(email)
 
