@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import (
@@ -323,12 +324,46 @@ def _sdk_reference(ref: ConversationReference) -> SdkReference:
     )
 
 
-class HostedProactive:
-    """:class:`bot.turn.Proactive` over the adapter's continue/create conversation."""
+T = TypeVar("T")
 
-    def __init__(self, adapter: CloudAdapter, app_id: str) -> None:
+RETRIED_STATUSES = frozenset({412, 429, 502, 503, 504})
+"""Teams' answers worth another try: throttling (7 per second, 60 per 30 s per
+conversation) and transient gateway errors."""
+
+
+class HostedProactive:
+    """:class:`bot.turn.Proactive` over the adapter's continue/create conversation.
+
+    Sends retry throttled and transient failures with exponential backoff and jitter
+    (``attempts`` in all); other refusals (blocked, not installed) raise at once.
+    """
+
+    def __init__(
+        self,
+        adapter: CloudAdapter,
+        app_id: str,
+        *,
+        attempts: int = 4,
+        base_delay: float = 0.5,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._adapter = adapter
         self._app_id = app_id
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.sleep = sleep
+
+    async def _retrying(self, send: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return await send()
+            except DeliveryError as exc:
+                if exc.status not in RETRIED_STATUSES or attempt == self.attempts:
+                    raise
+                delay = self.base_delay * 2 ** (attempt - 1) * (1 + random.random())
+                log.info("Teams answered %s, retrying in %.1f s", exc.status, delay)
+                await self.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def _post_new(self, context: TurnContext, content: Content) -> str:
         """A new message in the context's conversation (not a reply to the SDK's synthetic
@@ -344,6 +379,11 @@ class HostedProactive:
         return response.id if response and response.id else ""
 
     async def send_to_user(
+        self, target: ConversationReference | UserAddress, content: Content
+    ) -> Delivery:
+        return await self._retrying(lambda: self._send_once(target, content))
+
+    async def _send_once(
         self, target: ConversationReference | UserAddress, content: Content
     ) -> Delivery:
         if isinstance(target, UserAddress):

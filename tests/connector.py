@@ -61,6 +61,7 @@ class Connector:
     port: int = 0
     records: list[Recorded] = field(default_factory=list)
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+    refusals_left: dict[str, int] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     _changed: asyncio.Condition | None = None
@@ -70,9 +71,18 @@ class Connector:
         """The serviceUrl to put in activities (with the trailing slash Teams uses)."""
         return f"http://{self.host}:{self.port}/"
 
-    def refuse(self, target: str, status: int = 403, code: str = "MessageWritesBlocked") -> None:
-        """Make a conversation id, or a user (aadObjectId / id in createConversation), fail."""
+    def refuse(
+        self,
+        target: str,
+        status: int = 403,
+        code: str = "MessageWritesBlocked",
+        times: int | None = None,
+    ) -> None:
+        """Make a conversation id, or a user (aadObjectId / id in createConversation), fail;
+        ``times`` limits how often (e.g. two 429s, then success)."""
         self.refused[target] = (status, code)
+        if times is not None:
+            self.refusals_left[target] = times
 
     def of_kind(self, kind: str) -> list[Recorded]:
         return [r for r in self.records if r.kind == kind]
@@ -102,6 +112,10 @@ class Connector:
         for target in targets:
             if target and target in self.refused:
                 status, code = self.refused[target]
+                if target in self.refusals_left:
+                    self.refusals_left[target] -= 1
+                    if self.refusals_left[target] <= 0:
+                        del self.refused[target], self.refusals_left[target]
                 return web.json_response(
                     {"error": {"code": code, "message": f"refused by the test ({code})"}},
                     status=status,

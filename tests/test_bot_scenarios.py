@@ -21,7 +21,7 @@ from bot.auth import AuthConfig
 from bot.conversation import VERBS, WhoKnowsBot
 from bot.hosting import BotHost
 from bot.server import create_app
-from cards import verbs
+from cards import texts, verbs
 from signals.crm import CrmEntry, upsert_crm_entries
 from signals.directory import DirectoryPerson, upsert_people
 from signals.ingest import Writer, write_all
@@ -433,3 +433,33 @@ async def test_slow_answer_is_acknowledged_then_replaced(
     assert "Looking up Yvonne McKay" in card_text(first.cards[0])
     assert second.kind == "update" and second.activity_id is not None
     assert "Tricia Potter" in card_text(second.cards[0])
+
+
+async def test_throttled_delivery_is_retried_with_backoff(
+    client: Client, connector: Connector, session: Session
+) -> None:
+    from bot.server import HOST_KEY
+
+    waits: list[float] = []
+
+    async def no_wait(delay: float) -> None:
+        waits.append(delay)
+
+    client.server.app[HOST_KEY].proactive.sleep = no_wait
+    lead, tricia = person_id(session, "Yvonne McKay"), person_id(session, "Tricia Potter")
+    connector.refuse(_user(2)["aadObjectId"], 429, "Throttled", times=2)
+    sent = (
+        await click(
+            client, connector, verbs.SEND, {"lead": lead, "colleague": tricia, "note": "Hello"}
+        )
+    )["value"]
+    title, _ = texts.status_sent("Tricia Potter", "Yvonne McKay")
+    assert title in card_text(sent)
+    assert len(connector.of_kind("create")) == 1
+    assert len(waits) == 2 and waits[1] > waits[0] > 0
+    # A refusal that won't change (blocked) is not retried.
+    waits.clear()
+    connector.refuse(_user(3)["aadObjectId"], 403, "MessageWritesBlocked")
+    ray = person_id(session, "Ray Tanaka")
+    await click(client, connector, verbs.SEND, {"lead": lead, "colleague": ray, "note": "Hi"})
+    assert waits == []
