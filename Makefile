@@ -45,7 +45,7 @@ demo: setup node
 bench: setup
 	$(PY) bench/import_speed.py
 	$(PY) bench/query.py
-	$(PY) bench/turns.py
+	$(PY) -m bench.turns
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
