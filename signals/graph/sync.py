@@ -454,20 +454,14 @@ class SyncRunner:
                     values = link_values(page)
                     stale = fresh and full_sync_marks_stale
 
-                    def commit(
-                        conn: Connection,
-                        work: Callable[[Connection], int] = work,
-                        values: dict[str, Any] = values,
-                        stale: bool = stale,
-                        row_id: int = row_id,
-                        count: int = len(page.items),
-                    ) -> int:
-                        n = work(conn)
-                        if stale:
-                            _meta_set(conn, REBUILD_KEY, "1")
-                        self._save_link(conn, row_id, values, lease_row, count)
-                        return n
-
+                    commit = self._page_commit(
+                        work,
+                        values,
+                        stale=stale,
+                        row_id=row_id,
+                        lease_row=lease_row,
+                        count=len(page.items),
+                    )
                     total += await self._db(functools.partial(self._commit, commit))
                     self._page_done(source, scope)
                 return total
@@ -551,6 +545,27 @@ class SyncRunner:
         self._writer = Writer(
             self.engine, internal_domains=domains, store_subjects=self.config.store_subjects
         )
+
+    def _page_commit(
+        self,
+        work: Callable[[Connection], int],
+        values: dict[str, Any],
+        *,
+        stale: bool,
+        row_id: int,
+        lease_row: int,
+        count: int,
+    ) -> Callable[[Connection], int]:
+        """One page's transaction: its rows, the rebuild mark if needed, then its link."""
+
+        def commit(conn: Connection) -> int:
+            n = work(conn)
+            if stale:
+                _meta_set(conn, REBUILD_KEY, "1")
+            self._save_link(conn, row_id, values, lease_row, count)
+            return n
+
+        return commit
 
     async def _release(
         self, row_id: int, *, error: str | None, items: int, done: bool = True
@@ -785,18 +800,14 @@ class SyncRunner:
             work = page_to_work(page)
             values = link_values(page)
 
-            def commit(
-                conn: Connection,
-                work: Callable[[Connection], int] = work,
-                values: dict[str, Any] = values,
-                count: int = len(page.items),
-            ) -> int:
-                n = work(conn)
-                if full_sync_marks_stale:
-                    _meta_set(conn, REBUILD_KEY, "1")
-                self._save_link(conn, row_id, values, lease_row, count)
-                return n
-
+            commit = self._page_commit(
+                work,
+                values,
+                stale=full_sync_marks_stale,
+                row_id=row_id,
+                lease_row=lease_row,
+                count=len(page.items),
+            )
             total += await self._db(functools.partial(self._commit, commit))
             self._page_done(source, scope)
         return total
