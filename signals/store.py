@@ -65,10 +65,11 @@ def detect_lists(engine: Engine, min_senders: int | None = None) -> int:
         .having(func.sum(Address.sent_count) == 0)
         .subquery()
     )
-    # Known humans are never a list: colleagues from the directory, CRM leads and contacts.
+    # Known humans are never a list: colleagues from the directory, owners of mailboxes
+    # that were read, CRM leads and contacts.
     known_humans = (
         select(Person.id)
-        .where(Person.entra_id.is_not(None))
+        .where(or_(Person.entra_id.is_not(None), Person.mailbox_analysed_at.is_not(None)))
         .union(select(CrmRecord.person_id).where(CrmRecord.person_id.is_not(None)))
     )
     candidates = select(senders_per_recipient.c.person_id).where(
@@ -77,12 +78,33 @@ def detect_lists(engine: Engine, min_senders: int | None = None) -> int:
         senders_per_recipient.c.person_id.not_in(known_humans),
     )
     with db.transaction(engine) as session:
+        # Recomputed each time: later mail (a message from the address, a mailbox found
+        # to be its owner's) can clear an earlier verdict.
+        session.execute(
+            update(Person).where(Person.is_list, Person.id.not_in(candidates)).values(is_list=False)
+        )
         session.execute(update(Person).where(Person.id.in_(candidates)).values(is_list=True))
         return int(session.scalar(select(func.count()).where(Person.is_list)) or 0)
 
 
 def _rowcount(result: Result[Any]) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def mark_mailbox_owners(engine: Engine, emails: set[str]) -> int:
+    """Note that these addresses' mailboxes were read (an import found their owners)."""
+    if not emails:
+        return 0
+    from datetime import UTC, datetime
+
+    with db.transaction(engine) as session:
+        owners = select(Address.person_id).where(Address.email.in_(sorted(emails)))
+        result = session.execute(
+            update(Person)
+            .where(Person.id.in_(owners), Person.mailbox_analysed_at.is_(None))
+            .values(mailbox_analysed_at=datetime.now(UTC))
+        )
+        return _rowcount(result)
 
 
 @dataclass

@@ -11,7 +11,7 @@ folders, hidden files and the index files of mail programs are passed over.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -45,9 +45,13 @@ class MissingPath(FileNotFoundError):
 
 @dataclass(frozen=True, slots=True)
 class Source:
+    """One file to read; ``mailbox`` names the mailbox it belongs to (a folder tree
+    below the imported path, or the file itself), for guessing whose mail it is."""
+
     path: Path
     kind: str
     size: int
+    mailbox: str = ""
 
 
 def _sniff(path: Path) -> bytes:
@@ -112,5 +116,17 @@ def plan(paths: list[Path]) -> list[Source]:
             raise MissingPath(path)
     out: list[Source] = []
     for path in paths:
-        out.extend(_walk(path) if path.is_dir() else [_source(path)])
+        found = _walk(path) if path.is_dir() else [_source(path)]
+        out.extend(replace(source, mailbox=mailbox_of(path, source.path)) for source in found)
     return out
+
+
+def mailbox_of(root: Path, path: Path) -> str:
+    """Which mailbox a file belongs to: an mbox file is one; below a folder of mailboxes
+    (``maildir/<user>/...``) each first-level folder is one; else the folder is one."""
+    if path == root:
+        return str(path)
+    parts = path.relative_to(root).parts
+    if len(parts) >= 3 and not is_maildir(root):
+        return str(root / parts[0])
+    return str(root)

@@ -20,11 +20,12 @@ from signals.importers.detect import CALLS, CRM, ICS, MBOX, MESSAGE, Source, pla
 from signals.importers.ics import read_ics
 from signals.importers.items import Item, Progress, Skipped, no_progress
 from signals.importers.mbox import read_mbox
+from signals.importers.owners import OwnerGuess
 from signals.importers.report import ImportProblem, ImportReport
 from signals.importers.tree import read_message_file
 from signals.ingest import Writer
 from signals.records import InteractionRecord
-from signals.store import detect_lists
+from signals.store import detect_lists, mark_mailbox_owners
 
 
 def read_source(source: Source, progress: Progress = no_progress) -> Iterator[Item]:
@@ -73,8 +74,9 @@ class Importer:
         self.report = ImportReport()
         self._records: list[InteractionRecord] = []
         self._crm: list[CrmEntry] = []
+        self.owners = OwnerGuess()
 
-    def add(self, item: Item) -> None:
+    def add(self, item: Item, mailbox: str = "") -> None:
         self.report.messages += 1
         if isinstance(item, Skipped):
             if item.problem is None:
@@ -86,6 +88,7 @@ class Importer:
             if len(self._crm) >= self.batch_size:
                 self._flush_crm()
         else:
+            self.owners.add(mailbox, item)
             self._records.append(item)
             if len(self._records) >= self.batch_size:
                 self._flush_records()
@@ -103,6 +106,7 @@ class Importer:
     def finish(self) -> ImportReport:
         self._flush_records()
         self._flush_crm()
+        mark_mailbox_owners(self.engine, self.owners.owners())
         self.report.lists_flagged = detect_lists(self.engine)
         return self.report
 
@@ -119,7 +123,7 @@ def import_sources(
     for source in sources:
         importer.report.files += 1
         for item in read_source(source, progress):
-            importer.add(item)
+            importer.add(item, source.mailbox)
     return importer.finish()
 
 
