@@ -1,9 +1,14 @@
 """Whose mailbox a set of imported messages came from.
 
-A mailbox's owner is on (nearly) every message in it: as a recipient in the inbox,
-as the author in sent items. Knowing the owner matters beyond coverage: an inbox-only
-export shows its owner receiving from many senders and never sending, which is
-exactly what a mailing list looks like, and the owner must not be taken for one.
+A mailbox's owner is on most messages in it: as a recipient in the inbox, as the
+author in sent items. Knowing the owner matters beyond coverage: an inbox-only export
+shows its owner receiving from many senders and never sending, which is exactly what
+a mailing list looks like, and the owner must not be taken for one.
+
+Real mailboxes are untidy (mail through aliases and lists, the owner under two
+addresses, a newsletter that writes daily), so the owner is the address that is a
+recipient at least once and is on clearly more messages than any other: at least
+30 % of them, and 1.2 times the runner-up.
 """
 
 from __future__ import annotations
@@ -14,31 +19,38 @@ from signals.models import Kind
 from signals.records import InteractionRecord
 
 MIN_MESSAGES = 20
-MIN_SHARE = 0.5
+MIN_SHARE = 0.3
+MIN_LEAD = 1.2
 
 
 class OwnerGuess:
     def __init__(self) -> None:
-        self.seen: dict[str, Counter[str]] = {}
+        self.received: dict[str, Counter[str]] = {}
+        self.sent: dict[str, Counter[str]] = {}
         self.sizes: Counter[str] = Counter()
 
     def add(self, mailbox: str, rec: InteractionRecord) -> None:
         if rec.kind != Kind.EMAIL:
             return
-        people = {p.email for p in (*rec.to, *rec.cc, *rec.bcc)}
-        if rec.author is not None:
-            people.add(rec.author.email)
-        self.seen.setdefault(mailbox, Counter()).update(people)
+        recipients = {p.email for p in (*rec.to, *rec.cc, *rec.bcc)}
+        self.received.setdefault(mailbox, Counter()).update(recipients)
+        if rec.author is not None and rec.author.email not in recipients:
+            self.sent.setdefault(mailbox, Counter())[rec.author.email] += 1
         self.sizes[mailbox] += 1
 
+    def owner_of(self, mailbox: str) -> str | None:
+        total = self.sizes[mailbox]
+        received = self.received.get(mailbox, Counter())
+        if total < MIN_MESSAGES or not received:
+            return None
+        sent = self.sent.get(mailbox, Counter())
+        on = sorted(((received[a] + sent[a], a) for a in received), reverse=True)
+        best, address = on[0]
+        runner_up = on[1][0] if len(on) > 1 else 0
+        if best >= MIN_SHARE * total and best >= MIN_LEAD * runner_up:
+            return address
+        return None
+
     def owners(self) -> set[str]:
-        """The address on more than half the messages of each mailbox big enough to tell."""
-        found: set[str] = set()
-        for mailbox, counts in self.seen.items():
-            total = self.sizes[mailbox]
-            if total < MIN_MESSAGES or not counts:
-                continue
-            address, n = counts.most_common(1)[0]
-            if n > MIN_SHARE * total:
-                found.add(address)
-        return found
+        found = {self.owner_of(mailbox) for mailbox in self.sizes}
+        return {address for address in found if address is not None}
