@@ -36,6 +36,8 @@ def test_inbox_owner_is_not_a_list_but_an_alias_is(
         alias = n % 3 == 0  # a third of Lee's mail comes through the alias, each time
         to = "all-partners@contoso.com" if alias else "lee.box@contoso.com"  # from someone new
         _eml(root / "lee" / "inbox", n, f"p{n}@partner{n % 12 if not alias else n}.com", to)
+    for n in range(60, 66):  # Lee's sent items: this export does show who sends
+        _eml(root / "lee" / "sent", n, "lee.box@contoso.com", f"p{n}@partner{n}.com")
     result = CliRunner().invoke(
         main, ["import", str(root), "--internal-domain", "contoso.com", "--db", store_url]
     )
@@ -57,3 +59,23 @@ def test_inbox_owner_is_not_a_list_but_an_alias_is(
         )
     assert flagged == {"all-partners@contoso.com"}
     assert owner in analysed
+
+
+def test_inbox_only_export_skips_the_never_sends_rule(
+    tmp_path: Path, store_url: str, engine: Engine
+) -> None:
+    """Two inbox-only mailboxes: owners never seen sending, so nobody is called a list,
+    not even a second address of an owner that many people write to."""
+    root = tmp_path / "maildir"
+    for n in range(30):
+        to = "ann.box@contoso.com" if n % 3 else "abox@contoso.com"  # Ann's second address
+        _eml(root / "ann" / "inbox", n, f"s{n}@vendor{n}.com", to)
+    for n in range(30, 60):
+        _eml(root / "bo" / "inbox", n, f"s{n}@vendor{n}.com", "bo.box@contoso.com")
+    result = CliRunner().invoke(
+        main, ["import", str(root), "--internal-domain", "contoso.com", "--db", store_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "mailing lists and aliases were not looked for" in result.output
+    with engine.connect() as conn:
+        assert not conn.scalars(select(Person.id).where(Person.is_list)).all()

@@ -21,6 +21,7 @@ from signals.records import InteractionRecord
 MIN_MESSAGES = 20
 MIN_SHARE = 0.3
 MIN_LEAD = 1.2
+SENT_SHARE = 0.02  # below this share of its own mailbox, an owner is not seen sending
 
 
 class OwnerGuess:
@@ -54,3 +55,14 @@ class OwnerGuess:
     def owners(self) -> set[str]:
         found = {self.owner_of(mailbox) for mailbox in self.sizes}
         return {address for address in found if address is not None}
+
+    def sent_items_missing(self) -> bool:
+        """True when the owners are (almost) never the author in their own mailboxes: an
+        inbox-only export, where "never sends" says nothing about being a list."""
+        owned = [(mailbox, self.owner_of(mailbox)) for mailbox in self.sizes]
+        shares = [
+            self.sent.get(mailbox, Counter())[owner] / self.sizes[mailbox]
+            for mailbox, owner in owned
+            if owner is not None
+        ]
+        return bool(shares) and sum(share < SENT_SHARE for share in shares) >= 0.8 * len(shares)

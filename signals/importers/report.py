@@ -55,6 +55,7 @@ class ImportReport:
     crm_records: int = 0
     new_people: int = 0
     lists_flagged: int = 0
+    lists_skipped: bool = False  # an inbox-only export: "never sends" proves nothing
     errors: list[ImportProblem] = field(default_factory=list)
 
     def add_stats(self, stats: IngestStats) -> None:
@@ -88,6 +89,11 @@ class ImportReport:
             lines.append(f"{self.crm_records} CRM lead(s)/contact(s) updated.")
         if self.new_people:
             lines.append(f"{self.new_people} new address(es) seen.")
+        if self.lists_skipped:
+            lines.append(
+                "No sent mail in these mailboxes: mailing lists and aliases were not looked for "
+                "(everyone would look like one)."
+            )
         if self.errors:
             lines.append(f"{len(self.errors)} problem(s):")
             for e in self.errors[:20]:

@@ -107,7 +107,11 @@ class Importer:
         self._flush_records()
         self._flush_crm()
         mark_mailbox_owners(self.engine, self.owners.owners())
-        self.report.lists_flagged = detect_lists(self.engine)
+        if self.owners.sent_items_missing():
+            # Without sent items everybody "never sends": the list rule would flag people.
+            self.report.lists_skipped = True
+        else:
+            self.report.lists_flagged = detect_lists(self.engine)
         return self.report
 
 
