@@ -351,11 +351,7 @@ class SyncRunner:
     # -- directory ---------------------------------------------------------------------
 
     async def _directory(self, started: datetime) -> None:
-        def ensure() -> None:
-            with self.engine.begin() as conn:
-                leases.ensure_rows(conn, DIRECTORY, [""])
-
-        await self._db(ensure)
+        await self._tenant_wide(DIRECTORY)
 
         async def work(lease_row: int) -> int:
             body = await self.graph.get_json("organization", params={"$select": "verifiedDomains"})
@@ -566,6 +562,15 @@ class SyncRunner:
             return n
 
         return commit
+
+    async def _tenant_wide(self, source: str) -> None:
+        """Make sure the one lease row of a tenant-wide source (scope "") exists."""
+
+        def ensure() -> None:
+            with self.engine.begin() as conn:
+                leases.ensure_rows(conn, source, [""])
+
+        await self._db(ensure)
 
     async def _release(
         self, row_id: int, *, error: str | None, items: int, done: bool = True
@@ -815,11 +820,7 @@ class SyncRunner:
     # -- tenant-wide sources -----------------------------------------------------------
 
     async def _calls(self, started: datetime) -> None:
-        def ensure() -> None:
-            with self.engine.begin() as conn:
-                leases.ensure_rows(conn, CALLS, [""])
-
-        await self._db(ensure)
+        await self._tenant_wide(CALLS)
 
         async def work(lease_row: int) -> int | None:
             if not await self._db(self._directory_known):
@@ -859,11 +860,7 @@ class SyncRunner:
         assert crm is not None
         name = f"dataverse:{source}"
 
-        def ensure() -> None:
-            with self.engine.begin() as conn:
-                leases.ensure_rows(conn, name, [""])
-
-        await self._db(ensure)
+        await self._tenant_wide(name)
 
         async def work(lease_row: int) -> int:
             row_id, _, next_link = await self._db(lambda: self._state(name, ""))
