@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot import settings as bot_settings
 from cards.views import (
     PersonRef,
 )
+from signals.db import dialect_insert
 from signals.models import (
     Address,
     BotConversation,
@@ -51,12 +51,6 @@ class User:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _insert(session: Session, model: type[Any]) -> Any:
-    """INSERT with ON CONFLICT support for the store's dialect (PostgreSQL or SQLite)."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 def primary_email(session: Session, person_id: int) -> str | None:
@@ -93,7 +87,7 @@ def remember_conversation(session: Session, person_id: int, reference: dict[str,
     An upsert: Teams sends installationUpdate and conversationUpdate at once, and two
     turns inserting the same row would make one of them fail."""
     values = {"reference": json.dumps(reference), "updated_at": utcnow()}
-    stmt = _insert(session, ConversationRef).values(person_id=person_id, **values)
+    stmt = dialect_insert(session, ConversationRef).values(person_id=person_id, **values)
     session.execute(stmt.on_conflict_do_update(index_elements=["person_id"], set_=values))
 
 
@@ -104,7 +98,7 @@ def first_welcome(
 
     Concurrent install turns race here; the insert that wins sends the welcome."""
     inserted = session.execute(
-        _insert(session, BotConversation)
+        dialect_insert(session, BotConversation)
         .values(
             conversation_id=conversation_id,
             conversation_type=conversation_type,

@@ -11,7 +11,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class StoreError(RuntimeError):
     """The store cannot be used as it is (missing, outdated, unreachable)."""
+
+
+def dialect_insert(bind: Connection | Session, target: Any) -> Any:
+    """INSERT with ON CONFLICT support (upserts) for the store's backend."""
+    engine_bind = bind.get_bind() if isinstance(bind, Session) else bind
+    name = engine_bind.dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(target)
 
 
 def normalise_url(url: str) -> str:

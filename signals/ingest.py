@@ -20,13 +20,11 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     Connection,
     Engine,
-    Table,
     delete,
     insert,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from signals import settings
 from signals.addresses import (
@@ -39,6 +37,7 @@ from signals.addresses import (
 )
 from signals.aggregate import PAIR_COLUMNS, PAIR_TIME_COLUMNS, Aggregator, Event, PairDelta
 from signals.companies import company_name_from_domain, is_public_domain
+from signals.db import dialect_insert
 from signals.meta import StoreFacts, read_facts
 from signals.models import (
     FEATURES,
@@ -92,10 +91,6 @@ class _Batch:
 
     sql: _Sql
     events: list[Event]  # one per fresh record, in the same order
-
-
-def _insert_for(conn: Connection, table: Table) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def _later_sql(col: str) -> str:
@@ -464,7 +459,7 @@ class Writer:
                 ).scalars()
             )
         conn.execute(
-            _insert_for(conn, CompanyDomain.__table__).on_conflict_do_nothing(),  # type: ignore[arg-type]
+            dialect_insert(conn, CompanyDomain).on_conflict_do_nothing(),
             [{"domain": d, "company_id": i} for d, i in zip(missing, ids, strict=True)],
         )
         self.companies.update(zip(missing, ids, strict=True))
@@ -522,9 +517,7 @@ class Writer:
                 ids.extend(conn.execute(stmt, people_part).scalars())
         added: set[str] = set()
         address_stmt = (
-            _insert_for(conn, Address.__table__)  # type: ignore[arg-type]
-            .on_conflict_do_nothing()
-            .returning(Address.email)
+            dialect_insert(conn, Address).on_conflict_do_nothing().returning(Address.email)
         )
         address_rows = [
             {"email": e, "person_id": pid, "display_name": parties[e] or None, "sent_count": 0}

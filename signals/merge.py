@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from signals.aggregate import PairDelta
+from signals.db import dialect_insert
 from signals.ingest import upsert_pairs
 from signals.models import (
     FEATURES,
@@ -100,10 +100,8 @@ def claim_address(session: Session, email: str, person_id: int) -> None:
     nothing on conflict and the holder found afterwards is merged in.
     """
     session.flush()
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert_fn(Address)
+        dialect_insert(session, Address)
         .values(email=email, person_id=person_id, sent_count=0)
         .on_conflict_do_nothing(index_elements=["email"])
     )

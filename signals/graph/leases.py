@@ -13,8 +13,8 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from signals.db import dialect_insert
 from signals.graph.errors import LeaseLost
 from signals.models import Address, Person, SyncState
 
@@ -24,8 +24,8 @@ def ensure_rows(conn: Connection, source: str, scopes: Iterable[str]) -> None:
     rows = [{"source": source, "scope": s, "items_total": 0} for s in scopes]
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(SyncState).on_conflict_do_nothing(index_elements=["source", "scope"]), rows)
+    stmt = dialect_insert(conn, SyncState)
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=["source", "scope"]), rows)
 
 
 def state_id(conn: Connection, source: str, scope: str) -> int:

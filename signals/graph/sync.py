@@ -28,13 +28,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from signals import settings
 from signals import sync_settings as ss
 from signals.addresses import normalise_email
 from signals.crm import upsert_crm
+from signals.db import dialect_insert
 from signals.directory import DirectoryPerson, upsert_person
 from signals.graph import dataverse, leases, mapping
 from signals.graph.auth import Credentials, TokenProvider, resource_scope
@@ -156,12 +156,8 @@ def _retryable_db_error(exc: DBAPIError) -> bool:
     return code in ("40P01", "40001") or "database is locked" in str(exc.orig)
 
 
-def _upsert(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
 def _meta_set(conn: Connection, key: str, value: str) -> None:
-    stmt = _upsert(conn)(StoreMeta).values(key=key, value=value)
+    stmt = dialect_insert(conn, StoreMeta).values(key=key, value=value)
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
 
 
@@ -972,7 +968,7 @@ def _map_items(conn: Connection, keys: dict[str, str]) -> None:
         {"item_id": item, "interaction_id": ids[key]} for item, key in keys.items() if key in ids
     ]
     if rows:
-        stmt = _upsert(conn)(GraphItem)
+        stmt = dialect_insert(conn, GraphItem)
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["item_id"], set_={"interaction_id": stmt.excluded.interaction_id}
