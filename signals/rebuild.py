@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from signals.aggregate import Aggregator, Event
 from signals.ingest import upsert_pairs
@@ -61,31 +62,38 @@ def stored_events(conn: Connection, until: datetime | None = None) -> Iterator[E
     automated = set(conn.execute(select(Person.id).where(Person.is_automated)).scalars())
     authors: dict[str, int] = {}
     for row in conn.execute(query):
-        kind = Kind(row.kind)
-        parts = people.get(row.id, [])
-        author = next((pid for pid, role, _ in parts if role in AUTHOR_ROLES), None)
-        if kind == Kind.CHAT and author is None and parts:
-            author = parts[0][0]
-        if author is not None and kind == Kind.EMAIL:
-            authors[row.source_key] = author
-        yield Event(
-            kind=kind,
-            at=row.occurred_at,
-            author=author,
-            to=tuple(pid for pid, role, _ in parts if role == Role.TO.value),
-            cc=tuple(pid for pid, role, _ in parts if role in (Role.CC.value, Role.BCC.value)),
-            attendees=tuple(
-                (pid, Response(resp))
-                for pid, role, resp in parts
-                if role in (Role.ATTENDEE.value, Role.CALLEE.value, Role.MEMBER.value)
-                and pid != author
-            ),
-            parent_author=authors.get(row.parent_key) if row.parent_key else None,
-            thread_key=row.thread_key,
-            ignored=row.automated or row.bulk or row.is_list or author in automated,
-            cancelled=row.cancelled,
-            duration_seconds=row.duration_seconds,
-        )
+        yield to_event(row, people.get(row.id, []), automated, authors)
+
+
+def to_event(
+    row: Any, parts: list[tuple[int, str, str]], automated: set[int], authors: dict[str, int]
+) -> Event:
+    """One stored interaction (``row``: its columns; ``parts``: (person, role, response)
+    of each participant) as an aggregate event. ``authors`` maps the e-mails seen so
+    far to their authors, for replies; events must come in time order."""
+    kind = Kind(row.kind)
+    author = next((pid for pid, role, _ in parts if role in AUTHOR_ROLES), None)
+    if kind == Kind.CHAT and author is None and parts:
+        author = parts[0][0]
+    if author is not None and kind == Kind.EMAIL:
+        authors[row.source_key] = author
+    return Event(
+        kind=kind,
+        at=row.occurred_at,
+        author=author,
+        to=tuple(pid for pid, role, _ in parts if role == Role.TO.value),
+        cc=tuple(pid for pid, role, _ in parts if role in (Role.CC.value, Role.BCC.value)),
+        attendees=tuple(
+            (pid, Response(resp))
+            for pid, role, resp in parts
+            if role in (Role.ATTENDEE.value, Role.CALLEE.value, Role.MEMBER.value) and pid != author
+        ),
+        parent_author=authors.get(row.parent_key) if row.parent_key else None,
+        thread_key=row.thread_key,
+        ignored=row.automated or row.bulk or row.is_list or author in automated,
+        cancelled=row.cancelled,
+        duration_seconds=row.duration_seconds,
+    )
 
 
 def rebuild_in(
@@ -109,6 +117,13 @@ def rebuild_in(
         is_lead=lambda p: everyone or p not in internal,
     )
     agg.add_all(stored_events(conn, until))
+    # Feedback ("doesn't know them" on an introduction) is not derived from
+    # interactions: it survives the rebuild for the pairs that remain.
+    feedback = conn.execute(
+        select(
+            PairStrength.introducer_id, PairStrength.lead_id, PairStrength.feedback_factor
+        ).where(PairStrength.feedback_factor != 1.0)
+    ).all()
     conn.execute(delete(PairStrength))
     conn.execute(delete(ThreadMember))
     if agg.new_thread_members:
@@ -117,6 +132,15 @@ def rebuild_in(
             [{"thread_key": t, "person_id": p} for t, p in sorted(agg.new_thread_members)],
         )
     upsert_pairs(conn, agg.pairs)
+    if feedback:
+        conn.execute(
+            update(PairStrength)
+            .where(
+                PairStrength.introducer_id == bindparam("i"), PairStrength.lead_id == bindparam("l")
+            )
+            .values(feedback_factor=bindparam("f")),
+            [{"i": i, "l": lead, "f": f} for i, lead, f in feedback],
+        )
     return len(agg.pairs)
 
 

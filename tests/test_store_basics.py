@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from signals.ingest import Writer, write_all
 from signals.models import Interaction, Kind, PairStrength, Person, Response
@@ -86,6 +86,23 @@ def test_rebuild_gives_the_incremental_result(engine: Engine) -> None:
                 assert abs(value - float(rebuilt[key][col])) <= 1e-9 * max(1.0, abs(value))  # type: ignore[arg-type]
             else:
                 assert value == rebuilt[key][col], col
+
+
+def test_rebuild_keeps_introduction_feedback(engine: Engine) -> None:
+    """A "doesn't know them" answer lowers a pair; a rebuild must not undo it."""
+    write_all(Writer(engine), _records())
+    pairs = _pairs(engine)
+    lowered = next(iter(sorted(pairs)))
+    with engine.begin() as conn:
+        conn.execute(
+            update(PairStrength)
+            .where(PairStrength.introducer_id == lowered[0], PairStrength.lead_id == lowered[1])
+            .values(feedback_factor=0.25)
+        )
+    rebuild_aggregates(engine)
+    rebuilt = _pairs(engine)
+    assert rebuilt[lowered]["feedback_factor"] == 0.25
+    assert all(row["feedback_factor"] == 1.0 for key, row in rebuilt.items() if key != lowered)
 
 
 def test_thread_credit_knows_colleagues_from_earlier_imports(engine: Engine) -> None:
