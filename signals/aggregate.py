@@ -295,9 +295,12 @@ class Aggregator:
         parties: dict[int, Response] = {}
         if e.author is not None:
             parties[e.author] = Response.ORGANIZER
+        # A chat has no invitation to answer: every member took part. (The store keeps
+        # no starter for a chat either, so a replay must not depend on who it was.)
+        chat = e.kind == Kind.CHAT
         for pid, response in e.attendees:
             if pid not in parties:
-                parties[pid] = response
+                parties[pid] = Response.ACCEPTED if chat else response
         others = len(parties) - 1
         if others < 1:
             return

@@ -105,6 +105,27 @@ def test_rebuild_keeps_introduction_feedback(engine: Engine) -> None:
     assert all(row["feedback_factor"] == 1.0 for key, row in rebuilt.items() if key != lowered)
 
 
+def test_chat_counts_the_same_whoever_started_it(engine: Engine) -> None:
+    """The store keeps no starter for a chat, so the weight must not depend on one."""
+    at = T0 + timedelta(days=2)
+    write_all(
+        Writer(engine),
+        [
+            InteractionRecord(Kind.CHAT, "chat-1", at, TRICIA, attendees=[Attendee(YVONNE.email)]),
+            InteractionRecord(Kind.CHAT, "chat-2", at, YVONNE, attendees=[Attendee(BOB.email)]),
+        ],
+    )
+    with engine.connect() as conn:
+        ids = dict(conn.execute(select(Person.display_name, Person.id)).all())
+    for _ in range(2):  # as imported, then as rebuilt from the stored rows
+        pairs = _pairs(engine)
+        tricia = pairs[(ids["Tricia Potter"], ids["Yvonne McKay"])]
+        bob = pairs[(ids["Bob Kelly"], ids["Yvonne McKay"])]
+        assert tricia["d_chat"] == bob["d_chat"]
+        assert float(tricia["d_chat"]) > 0  # type: ignore[arg-type]
+        rebuild_aggregates(engine)
+
+
 def test_thread_credit_knows_colleagues_from_earlier_imports(engine: Engine) -> None:
     """A colleague who wrote in a thread in an earlier import is still a colleague."""
     first = [InteractionRecord(Kind.EMAIL, "<a@x>", T0, BOB, to=[TRICIA], thread_key="t9")]
