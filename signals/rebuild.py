@@ -29,7 +29,13 @@ from signals.models import (
 )
 
 AUTHOR_ROLES = {Role.FROM.value, Role.ORGANIZER.value, Role.CALLER.value}
-_MEMBER_ROLES = {Role.MEMBER.value}
+# Role and response strings as plain values: enum attribute access is slow, and
+# these run once per stored participant.
+_TO = Role.TO.value
+_CC_ROLES = {Role.CC.value, Role.BCC.value}
+_ATTENDEE_ROLES = {Role.ATTENDEE.value, Role.CALLEE.value, Role.MEMBER.value}
+_RESPONSES = {r.value: r for r in Response}
+_KINDS = {k.value: k for k in Kind}
 
 
 def stored_events(conn: Connection, until: datetime | None = None) -> Iterator[Event]:
@@ -71,7 +77,7 @@ def to_event(
     """One stored interaction (``row``: its columns; ``parts``: (person, role, response)
     of each participant) as an aggregate event. ``authors`` maps the e-mails seen so
     far to their authors, for replies; events must come in time order."""
-    kind = Kind(row.kind)
+    kind = _KINDS[row.kind]
     author = next((pid for pid, role, _ in parts if role in AUTHOR_ROLES), None)
     if kind == Kind.CHAT and author is None and parts:
         author = parts[0][0]
@@ -81,12 +87,14 @@ def to_event(
         kind=kind,
         at=row.occurred_at,
         author=author,
-        to=tuple(pid for pid, role, _ in parts if role == Role.TO.value),
-        cc=tuple(pid for pid, role, _ in parts if role in (Role.CC.value, Role.BCC.value)),
+        to=tuple([pid for pid, role, _ in parts if role == _TO]),
+        cc=tuple([pid for pid, role, _ in parts if role in _CC_ROLES]),
         attendees=tuple(
-            (pid, Response(resp))
-            for pid, role, resp in parts
-            if role in (Role.ATTENDEE.value, Role.CALLEE.value, Role.MEMBER.value) and pid != author
+            [
+                (pid, _RESPONSES[resp])
+                for pid, role, resp in parts
+                if role in _ATTENDEE_ROLES and pid != author
+            ]
         ),
         parent_author=authors.get(row.parent_key) if row.parent_key else None,
         thread_key=row.thread_key,
