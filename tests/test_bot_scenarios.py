@@ -385,14 +385,10 @@ async def test_opt_out_deletes_and_hides(
     tricia = person_id(session, "Tricia Potter")
     confirm = await say(client, connector, "opt out", n=2)
     assert {a["verb"] for a in actions(confirm)} >= {verbs.OPT_OUT_CONFIRM, verbs.OPT_OUT_CANCEL}
-    assert (
-        session.scalar(
-            select(func.count())
-            .select_from(PairStrength)
-            .where(PairStrength.introducer_id == tricia)
-        )
-        > 0
+    stored = session.scalar(
+        select(func.count()).select_from(PairStrength).where(PairStrength.introducer_id == tricia)
     )
+    assert stored is not None and stored > 0
     done = (await click(client, connector, verbs.OPT_OUT_CONFIRM, {}, n=2))["value"]
     assert "opted out" in card_text(done).lower()
     session.expire_all()
@@ -445,6 +441,7 @@ async def test_throttled_delivery_is_retried_with_backoff(
     async def no_wait(delay: float) -> None:
         waits.append(delay)
 
+    assert isinstance(client.server, TestServer)
     client.server.app[HOST_KEY].proactive.sleep = no_wait
     lead, tricia = person_id(session, "Yvonne McKay"), person_id(session, "Tricia Potter")
     connector.refuse(_user(2)["aadObjectId"], 429, "Throttled", times=2)

@@ -67,7 +67,9 @@ def _offline(uri: str) -> Any:
 
 def _errors(schema: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
     validator = TeamsValidator(
-        schema, registry=Registry(retrieve=_offline), format_checker=FormatChecker()
+        schema,
+        registry=Registry(retrieve=_offline),  # type: ignore[call-arg]  # attrs-made __init__
+        format_checker=FormatChecker(),
     )
     found: list[ValidationError] = sorted(validator.iter_errors(manifest), key=str)
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in found]
