@@ -11,7 +11,7 @@ from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -127,6 +127,17 @@ _PRIMARY_EMAIL = (
 )
 
 
+# What a ranking shows of a colleague (see ColleagueInfo).
+COLLEAGUE_COLUMNS = (
+    Person.id,
+    Person.display_name,
+    Person.title,
+    Person.department,
+    Person.phone,
+    Person.upn,
+    Person.entra_id,
+    _PRIMARY_EMAIL.label("email"),
+)
 # Who may be proposed as an introducer (the lead side has no such filter).
 PROPOSABLE = (
     ~Person.opted_out,
@@ -154,17 +165,7 @@ def _connections_query(internal_only: bool, single: bool) -> Select[Any]:
         closed_cond, or_(*(Introduction.state == state for state in CLOSED_FOR_LEAD))
     )
     query = (
-        select(
-            *_PAIRS,
-            Person.id,
-            Person.display_name,
-            Person.title,
-            Person.department,
-            Person.phone,
-            Person.upn,
-            Person.entra_id,
-            _PRIMARY_EMAIL.label("email"),
-        )
+        select(*_PAIRS, *COLLEAGUE_COLUMNS)
         .join(Person, Person.id == PairStrength.introducer_id)
         .where(
             lead_cond,
@@ -182,9 +183,8 @@ _QUERIES = {
 }
 # Rows become plain named tuples: reading a field of one costs a tenth of reading it
 # from a SQLAlchemy Row, and scoring reads about fifty per colleague.
-ConnectionRow = namedtuple(  # type: ignore[misc]
-    "ConnectionRow", list(_QUERIES[True, True].selected_columns.keys())
-)
+_FIELDS = list(_QUERIES[True, True].selected_columns.keys())
+ConnectionRow: Any = cast(Any, namedtuple)("ConnectionRow", _FIELDS)
 
 
 def connections_for(session: Session, lead_ids: Sequence[int], *, facts: StoreFacts) -> list[Any]:

@@ -20,7 +20,10 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from bench.raw_ranking import raw_rank
 from bot.cli import main
+from scoring.ranking import rank
+from scoring.strength import Weights
 from signals import db
 from signals.demo import build_demo, generate
 from signals.demo.build import clear_store
@@ -362,3 +365,25 @@ def test_cli_init_demo_then_refuses_a_second_fill(tmp_path: Path) -> None:
         people = conn.scalar(select(func.count()).where(Person.display_name == "Yvonne McKay"))
     engine.dispose()
     assert people == 1
+
+
+def test_every_ranking_equals_the_same_ranking_from_raw_interactions(demo: Engine) -> None:
+    """The aggregates kept while importing give, for every lead, the ranking that
+    replaying the lead's raw interactions gives (the benchmark's naive side)."""
+    now = datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)
+    weights = Weights.from_settings()
+    with Session(demo) as session:
+        facts = read_facts(session)
+        leads = session.scalars(select(PairStrength.lead_id).distinct()).all()
+        assert len(leads) > 100
+        checked = 0
+        for lead in leads:
+            ours, _ = rank(session, [lead], now=now, weights=weights, facts=facts)
+            raw = raw_rank(session, lead, now=now, weights=weights, facts=facts)
+            assert [(c.person.id, c.tier, c.best.evidence) for c in ours] == [
+                (c.person.id, c.tier, c.best.evidence) for c in raw
+            ], lead
+            for a, b in zip(ours, raw, strict=True):
+                assert a.score == pytest.approx(b.score, rel=1e-9)
+            checked += len(ours)
+        assert checked > 300

@@ -1,0 +1,133 @@
+"""The product's answer computed without aggregates: from raw interactions, at query time.
+
+This is what ``bench/query.py`` compares the ranking against. For one lead it
+reads every interaction the lead took part in and every message of the threads
+they wrote in (the same-thread channel needs them), with their participants, in
+one indexed query that leaves out the crowd of mass mail; looks up the authors
+of replied-to messages it did not read; replays all of it through the
+importers' own ``Aggregator`` restricted to pairs with this lead; and scores and
+orders the pairs with the product's own ``rank_rows``. Both sides therefore give
+the same ranking (the benchmark checks that), and differ only in where the
+per-pair sums come from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import String, bindparam, select, text
+from sqlalchemy.orm import Session
+
+from scoring.ranking import (
+    CLOSED_FOR_LEAD,
+    COLLEAGUE_COLUMNS,
+    PROPOSABLE,
+    ConnectionRow,
+    RankedColleague,
+    rank_rows,
+)
+from scoring.strength import Weights
+from signals.aggregate import Aggregator
+from signals.meta import StoreFacts
+from signals.models import Introduction, Person, UTCDateTime
+from signals.rebuild import AUTHOR_ROLES, to_event
+
+# Mass mail and webinars say nothing about a pair, but a lead on a 700-address
+# newsletter would pull 700 participant rows: for those (the lead did not write
+# them) only the author's and the lead's rows are read, and the replay is told.
+# ``recipient_count`` may count the author once, hence the + 1.
+RAW = text(
+    """
+    WITH mine AS (
+        SELECT interaction_id AS id, role FROM participants WHERE person_id = :lead
+    ), threads AS (
+        SELECT DISTINCT i.thread_key
+        FROM participants AS p JOIN interactions AS i ON i.id = p.interaction_id
+        WHERE p.person_id = :lead AND p.role = 'from' AND i.thread_key IS NOT NULL
+    ), wanted AS (
+        SELECT id, MAX(lead_wrote) AS lead_wrote FROM (
+            SELECT id, CASE WHEN role = 'from' THEN 1 ELSE 0 END AS lead_wrote FROM mine
+            UNION ALL
+            SELECT i.id, 0 FROM interactions AS i JOIN threads AS t ON t.thread_key = i.thread_key
+        ) AS both_sets GROUP BY id
+    ), picked AS (
+        SELECT i.*, CASE WHEN w.lead_wrote = 0 AND (
+                   i.recipient_count > :max_audience + 1
+                   OR (i.kind = 'email' AND (i.automated OR i.bulk OR i.is_list)))
+               THEN 1 ELSE 0 END AS trimmed
+        FROM wanted AS w JOIN interactions AS i ON i.id = w.id
+    )
+    SELECT i.id, i.kind, i.occurred_at, i.source_key, i.parent_key, i.thread_key,
+           i.automated, i.bulk, i.is_list, i.cancelled, i.duration_seconds, i.trimmed,
+           p.person_id, p.role, p.response, pe.internal, pe.is_automated AS automated_person
+    FROM picked AS i
+    JOIN participants AS p ON p.interaction_id = i.id
+        AND (i.trimmed = 0 OR p.person_id = :lead OR p.role IN ('from', 'organizer', 'caller'))
+    JOIN people AS pe ON pe.id = p.person_id
+    ORDER BY i.occurred_at, i.id
+    """
+).columns(occurred_at=UTCDateTime())
+
+PARENT_AUTHORS = text(
+    """
+    SELECT i.source_key, p.person_id
+    FROM interactions AS i JOIN participants AS p ON p.interaction_id = i.id
+    WHERE i.source_key IN :keys AND i.kind = 'email' AND p.role IN :roles
+    """
+).bindparams(
+    bindparam("keys", expanding=True, type_=String()),
+    bindparam("roles", value=sorted(AUTHOR_ROLES), expanding=True, type_=String()),
+)
+
+
+def raw_rank(
+    session: Session, lead: int, *, now: datetime, weights: Weights, facts: StoreFacts
+) -> list[RankedColleague]:
+    """Colleagues who know ``lead``, strongest first, from the raw interactions."""
+    conn = session.connection()
+    rows = conn.execute(RAW, {"lead": lead, "max_audience": facts.max_audience}).all()
+    internal = {r.person_id for r in rows if r.internal}
+    automated = {r.person_id for r in rows if r.automated_person}
+    seen = {r.source_key for r in rows}
+    missing = sorted({r.parent_key for r in rows if r.parent_key and r.parent_key not in seen})
+    # Authors of the replied-to messages outside what was read (reply credit).
+    authors: dict[str, int] = {}
+    if missing:
+        authors.update(conn.execute(PARENT_AUTHORS, {"keys": missing}).tuples().all())
+    everyone = facts.pair_mode == "all"
+    agg = Aggregator(
+        facts.clock,
+        max_audience=facts.max_audience,
+        is_introducer=lambda p: everyone or p in internal,
+        is_lead=lambda p: p == lead,
+    )
+    for _, group in groupby(rows, key=lambda r: r.id):
+        parts = list(group)
+        first = parts[0]
+        if first.trimmed and first.kind != "email":
+            continue  # a webinar or all-hands: the model skips it whole
+        event = to_event(
+            first, [(r.person_id, r.role, r.response) for r in parts], automated, authors
+        )
+        event.ignored = event.ignored or bool(first.trimmed)  # its audience was cut short
+        agg.add(event)
+    if not agg.pairs:
+        return []
+    closed = select(Introduction.introducer_id).where(
+        Introduction.lead_id == lead, Introduction.state.in_(CLOSED_FOR_LEAD)
+    )
+    colleagues = select(*COLLEAGUE_COLUMNS).where(
+        Person.id.in_(sorted(i for i, _ in agg.pairs)), *PROPOSABLE, Person.id.not_in(closed)
+    )
+    if not everyone:
+        colleagues = colleagues.where(Person.internal)
+    info: dict[int, Any] = {row.id: row._asdict() for row in conn.execute(colleagues)}
+    pair_rows = [
+        ConnectionRow(**delta.row(i, lead), feedback_factor=1.0, **info[i])
+        for (i, _), delta in agg.pairs.items()
+        if i in info
+    ]
+    ranked, _ = rank_rows(session, pair_rows, now=now, clock=facts.clock, weights=weights)
+    return ranked
