@@ -8,12 +8,15 @@ the lead, never on how many interactions are stored.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
+from sqlalchemy import Connection as SAConnection
 from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from scoring.strength import Strength, Tier, Weights, strength, two_way_at
@@ -60,15 +63,39 @@ class Evidence:
         )
 
 
-@dataclass
 class Connection:
-    """One colleague's tie to one lead."""
+    """One colleague's tie to one lead. The evidence is read off the stored row when
+    first asked for: a ranking scores every candidate but shows few of them."""
 
-    introducer_id: int
-    lead_id: int
-    strength: Strength
-    evidence: Evidence
-    raw_count: int
+    __slots__ = ("_evidence", "_row", "strength")
+
+    def __init__(self, row: Any, strength: Strength) -> None:
+        self._row = row
+        self.strength = strength
+        self._evidence: Evidence | None = None
+
+    @property
+    def introducer_id(self) -> int:
+        return int(self._row.introducer_id)
+
+    @property
+    def lead_id(self) -> int:
+        return int(self._row.lead_id)
+
+    @property
+    def raw_count(self) -> int:
+        return int(self._row.n_total)
+
+    @property
+    def last_contact(self) -> datetime | None:
+        last: datetime | None = self._row.last_at
+        return last
+
+    @property
+    def evidence(self) -> Evidence:
+        if self._evidence is None:
+            self._evidence = Evidence.of(self._row)
+        return self._evidence
 
     @property
     def score(self) -> float:
@@ -187,14 +214,89 @@ _FIELDS = list(_QUERIES[True, True].selected_columns.keys())
 ConnectionRow: Any = cast(Any, namedtuple)("ConnectionRow", _FIELDS)
 
 
+class DriverStatement:
+    """A query compiled once per dialect and run on the driver's own cursor.
+
+    For the one small read behind every "who knows", SQLAlchemy's per-call work
+    (statement cache lookup, parameter handling, result rows) took as long as the
+    database's. The SQL is still the query's, compiled by SQLAlchemy, values still
+    go through the column types' result processors (chosen, as SQLAlchemy does,
+    from the driver's column types on the first run), and driver errors are
+    wrapped as SQLAlchemy's. Not for statements with expanding ``IN`` parameters.
+    """
+
+    def __init__(self, query: Select[Any]) -> None:
+        self.query = query
+        self._sql: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {}
+        self._processors: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
+
+    def _compiled(self, dialect: Dialect) -> tuple[str, Callable[[dict[str, Any]], Any]]:
+        found = self._sql.get(dialect.name)
+        if found is None:
+            compiled = self.query.compile(dialect=dialect)
+            fixed = dict(compiled.params)
+            order = compiled.positiontup
+
+            def params(values: dict[str, Any]) -> Any:
+                merged = fixed | values
+                return merged if order is None else tuple(merged[name] for name in order)
+
+            found = self._sql[dialect.name] = (compiled.string, params)
+        return found
+
+    def _processors_for(self, dialect: Dialect, description: Any) -> list[Any]:
+        found = self._processors.get(dialect.name)
+        if found is None:
+            found = self._processors[dialect.name] = [
+                (i, proc)
+                for i, (column, described) in enumerate(
+                    zip(self.query.selected_columns, description, strict=True)
+                )
+                if (
+                    proc := column.type.dialect_impl(dialect).result_processor(
+                        dialect, described[1]
+                    )
+                )
+            ]
+        return found
+
+    def rows(self, conn: SAConnection, values: dict[str, Any]) -> list[Any]:
+        """The result rows as tuples (lists where a column needed processing)."""
+        sql, params = self._compiled(conn.dialect)
+        bound = params(values)
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, bound)
+            rows = list(cursor.fetchall())
+            processors = self._processors_for(conn.dialect, cursor.description)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, bound, exc, conn.dialect.loaded_dbapi.Error) from exc
+        finally:
+            cursor.close()
+        if not processors:
+            return rows
+        out = []
+        for row in rows:
+            values_ = list(row)
+            for i, proc in processors:
+                values_[i] = proc(values_[i])
+            out.append(values_)
+        return out
+
+
+_SINGLE = {internal: DriverStatement(_QUERIES[internal, True]) for internal in (True, False)}
+
+
 def connections_for(session: Session, lead_ids: Sequence[int], *, facts: StoreFacts) -> list[Any]:
     """The stored pairs for these leads joined with the colleagues who may be proposed:
     rows with the pair's columns, the colleague's, and their primary ``email``."""
-    single = len(lead_ids) == 1
-    query = _QUERIES[facts.pair_mode == "internal", single]
-    params = {"lead": lead_ids[0]} if single else {"leads": list(lead_ids)}
+    internal = facts.pair_mode == "internal"
     make = ConnectionRow._make
-    return [make(row) for row in session.connection().execute(query, params).all()]
+    if len(lead_ids) == 1:
+        rows = _SINGLE[internal].rows(session.connection(), {"lead": lead_ids[0]})
+        return [make(row) for row in rows]
+    query = _QUERIES[internal, False]
+    return [make(row) for row in session.connection().execute(query, {"leads": list(lead_ids)})]
 
 
 def rank(
@@ -247,9 +349,7 @@ def rank_rows(
         if s.score < weights.min_score and not include_zero:
             continue
         people[row.id] = row
-        conns.setdefault(row.id, []).append(
-            Connection(row.introducer_id, row.lead_id, s, Evidence.of(row), row.n_total)
-        )
+        conns.setdefault(row.id, []).append(Connection(row, s))
     emails = _emails(session, list(people)) if rules else {}
     by_person: dict[int, RankedColleague] = {}
     for pid, row in people.items():
@@ -264,7 +364,7 @@ def rank_rows(
         by_person.values(),
         key=lambda c: (
             -c.score,
-            -(c.best.evidence.last_contact.timestamp() if c.best.evidence.last_contact else 0.0),
+            -(c.best.last_contact.timestamp() if c.best.last_contact else 0.0),
             c.person.display_name,
         ),
     )

@@ -28,6 +28,20 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+_parse = datetime.fromisoformat
+
+
+def sqlite_datetime(value: str | None) -> datetime | None:
+    """A time as SQLite keeps it (naive UTC text, "2026-11-27 09:30:00[.ffffff]") as an
+    aware UTC datetime. Appending the offset and parsing once is four times quicker
+    than parsing and then replacing the tzinfo; other ISO forms are read too."""
+    if value is None:
+        return None
+    if 19 <= len(value) <= 26 and value[19:20] in ("", ".") and value[-1].isdigit():
+        return _parse(value + "+00:00")  # no offset: seconds, maybe a fraction, then the end
+    parsed = _parse(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite keeps no offset: we store UTC)."""
@@ -47,12 +61,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             # One C-level parse per value instead of SQLAlchemy's parse, then ours: the
             # ranking reads five of these per colleague.
-            parse = datetime.fromisoformat
-
-            def from_text(value: Any) -> datetime | None:
-                return None if value is None else parse(value).replace(tzinfo=UTC)
-
-            return from_text
+            return sqlite_datetime
         return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -152,10 +161,13 @@ class Person(Base):
 
 class Address(Base):
     __tablename__ = "addresses"
+    # By person, then id: a person's first address (their primary e-mail, shown
+    # with every ranked colleague) is one index entry, with no sort.
+    __table_args__ = (Index("ix_addresses_person_first", "person_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     display_name: Mapped[str | None] = mapped_column(String(300))
     # Counters for list/alias detection: distinct senders seen writing to it,
     # and how many messages it sent itself.

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, func, select, update
 
 from signals.ingest import Writer, write_all
-from signals.models import Interaction, Kind, PairStrength, Person, Response
+from signals.models import Interaction, Kind, PairStrength, Person, Response, sqlite_datetime
 from signals.rebuild import rebuild_aggregates
 from signals.records import Attendee, InteractionRecord, Party
 
@@ -143,3 +144,21 @@ def test_thread_credit_knows_colleagues_from_earlier_imports(engine: Engine) -> 
     assert bob["n_in_thread"] == 1  # Yvonne wrote in Bob's thread without addressing him
     assert (ids["Yvonne McKay"], ids["Bob Kelly"]) not in pairs
     assert all(lead != ids["Bob Kelly"] for _, lead in pairs)  # no colleague-as-lead pair
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("2026-11-27 09:30:00.250000", datetime(2026, 11, 27, 9, 30, 0, 250000, tzinfo=UTC)),
+        ("2026-11-27 09:30:00", datetime(2026, 11, 27, 9, 30, tzinfo=UTC)),
+        ("2026-11-27T09:30:00.5", datetime(2026, 11, 27, 9, 30, 0, 500000, tzinfo=UTC)),
+        ("2026-11-27 10:30:00+01:00", datetime(2026, 11, 27, 9, 30, tzinfo=UTC)),
+        ("2026-11-27 09:30:00.1Z", datetime(2026, 11, 27, 9, 30, 0, 100000, tzinfo=UTC)),
+        ("2026-11-27 07:30:00.000000-02:00", datetime(2026, 11, 27, 9, 30, tzinfo=UTC)),
+        (None, None),
+    ],
+)
+def test_sqlite_times_read_back_as_aware_utc(stored: str | None, expected: datetime | None) -> None:
+    read = sqlite_datetime(stored)
+    assert read == expected
+    assert read is None or read.utcoffset() == timedelta(0)
