@@ -10,7 +10,7 @@ naive alternative, for the same leads, in the same run:
   time (bench/raw_ranking.py); the run checks that both rankings agree.
 - approx: what earlier runs compared against, a cheaper and different answer: the
   lead's raw rows weighed by To/Cc, meetings and calls only (no replies, threads,
-  responses or exclusions). Kept so that numbers stay comparable across runs.
+  responses or exclusions). Kept for a rough comparison with earlier runs.
 
 Usage: python bench/query.py [--json] [--leads N] [--only sqlite|postgresql]
 """
@@ -147,11 +147,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def _same(ours: list[RankedColleague], naive: list[RankedColleague]) -> bool:
-    """Both rankings name the same colleagues in the same order with the same tiers and
-    scores (to nine significant digits: the sums are added in a different order)."""
-    return [(c.person.id, c.tier, f"{c.score:.9g}") for c in ours] == [
-        (c.person.id, c.tier, f"{c.score:.9g}") for c in naive
-    ]
+    """Both rankings name the same colleagues in the same order with the same tiers,
+    evidence and scores (to nine significant digits: the sums are added in a
+    different order)."""
+
+    def shown(ranking: list[RankedColleague]) -> list[tuple[Any, ...]]:
+        return [(c.person.id, c.tier, c.best.evidence, f"{c.score:.9g}") for c in ranking]
+
+    return shown(ours) == shown(naive)
 
 
 BUCKETS = ((0, 25), (25, 100), (100, 300), (300, 10**9))  # the lead's raw interactions

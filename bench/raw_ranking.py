@@ -35,9 +35,11 @@ from signals.models import Introduction, Person, UTCDateTime
 from signals.rebuild import AUTHOR_ROLES, to_event
 
 # Mass mail and webinars say nothing about a pair, but a lead on a 700-address
-# newsletter would pull 700 participant rows: for those (the lead did not write
-# them) only the author's and the lead's rows are read, and the replay is told.
-# ``recipient_count`` may count the author once, hence the + 1.
+# newsletter would pull 700 participant rows: for those (mail the lead did not
+# write, meetings the model skips whole) only the author's and the lead's rows are
+# read, and the replay is told. Calls and chats are read whole: their pairs are
+# counted even when too crowded to weigh. ``recipient_count`` may count the author
+# once, hence the + 1.
 RAW = text(
     """
     WITH mine AS (
@@ -53,10 +55,12 @@ RAW = text(
             SELECT i.id, 0 FROM interactions AS i JOIN threads AS t ON t.thread_key = i.thread_key
         ) AS both_sets GROUP BY id
     ), picked AS (
-        SELECT i.*, CASE WHEN w.lead_wrote = 0 AND (
-                   i.recipient_count > :max_audience + 1
-                   OR (i.kind = 'email' AND (i.automated OR i.bulk OR i.is_list)))
-               THEN 1 ELSE 0 END AS trimmed
+        SELECT i.*, CASE
+                   WHEN i.kind = 'meeting' AND i.recipient_count > :max_audience + 1 THEN 1
+                   WHEN i.kind = 'email' AND w.lead_wrote = 0 AND (
+                       i.recipient_count > :max_audience + 1
+                       OR i.automated OR i.bulk OR i.is_list) THEN 1
+                   ELSE 0 END AS trimmed
         FROM wanted AS w JOIN interactions AS i ON i.id = w.id
     )
     SELECT i.id, i.kind, i.occurred_at, i.source_key, i.parent_key, i.thread_key,
@@ -106,7 +110,7 @@ def raw_rank(
     for _, group in groupby(rows, key=lambda r: r.id):
         parts = list(group)
         first = parts[0]
-        if first.trimmed and first.kind != "email":
+        if first.trimmed and first.kind == "meeting":
             continue  # a webinar or all-hands: the model skips it whole
         event = to_event(
             first, [(r.person_id, r.role, r.response) for r in parts], automated, authors
