@@ -158,6 +158,7 @@ _IN_THREAD = FEATURE_INDEX["in_thread"]
 _DIR_OUT, _DIR_IN, _DIR_BOTH = 1, 2, 3
 _ZEROS_D = [0.0] * len(FEATURES)
 _ZEROS_N = [0] * len(FEATURES)
+_GROWTH_CACHE = 65_536
 
 
 class Aggregator:
@@ -192,9 +193,12 @@ class Aggregator:
         self._growth: dict[datetime, float] = {}
 
     def growth(self, at: datetime) -> float:
-        """The clock's growth factor, computed once per distinct time."""
+        """The clock's growth factor, computed once per distinct time (the cache is
+        emptied now and then: a rebuild sees millions of distinct times)."""
         g = self._growth.get(at)
         if g is None:
+            if len(self._growth) >= _GROWTH_CACHE:
+                self._growth.clear()
             g = self._growth[at] = self.clock.growth(at)
         return g
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
@@ -36,39 +37,46 @@ _CC_ROLES = {Role.CC.value, Role.BCC.value}
 _ATTENDEE_ROLES = {Role.ATTENDEE.value, Role.CALLEE.value, Role.MEMBER.value}
 _RESPONSES = {r.value: r for r in Response}
 _KINDS = {k.value: k for k in Kind}
+_STREAM_BATCH = 10_000
 
 
 def stored_events(conn: Connection, until: datetime | None = None) -> Iterator[Event]:
-    """The stored interactions as aggregate events, oldest first."""
-    query = select(
-        Interaction.id,
-        Interaction.kind,
-        Interaction.occurred_at,
-        Interaction.source_key,
-        Interaction.parent_key,
-        Interaction.thread_key,
-        Interaction.automated,
-        Interaction.bulk,
-        Interaction.is_list,
-        Interaction.cancelled,
-        Interaction.duration_seconds,
-    ).order_by(Interaction.occurred_at, Interaction.id)
-    if until is not None:
-        query = query.where(Interaction.occurred_at < until)
-    people: dict[int, list[tuple[int, str, str]]] = {}
-    part_query = select(
-        Participant.interaction_id, Participant.person_id, Participant.role, Participant.response
+    """The stored interactions as aggregate events, oldest first.
+
+    One query streams each interaction with its participants, so memory holds a
+    batch of rows and the authors of the e-mails seen so far (for replies), not
+    every participant of the store (6–8 GB at five million interactions).
+    """
+    query = (
+        select(
+            Interaction.id,
+            Interaction.kind,
+            Interaction.occurred_at,
+            Interaction.source_key,
+            Interaction.parent_key,
+            Interaction.thread_key,
+            Interaction.automated,
+            Interaction.bulk,
+            Interaction.is_list,
+            Interaction.cancelled,
+            Interaction.duration_seconds,
+            Participant.person_id,
+            Participant.role,
+            Participant.response,
+        )
+        .join(Participant, Participant.interaction_id == Interaction.id)
+        .order_by(Interaction.occurred_at, Interaction.id)
     )
     if until is not None:
-        part_query = part_query.join(
-            Interaction, Interaction.id == Participant.interaction_id
-        ).where(Interaction.occurred_at < until)
-    for iid, pid, role, response in conn.execute(part_query):
-        people.setdefault(iid, []).append((pid, role, response))
+        query = query.where(Interaction.occurred_at < until)
     automated = set(conn.execute(select(Person.id).where(Person.is_automated)).scalars())
     authors: dict[str, int] = {}
-    for row in conn.execute(query):
-        yield to_event(row, people.get(row.id, []), automated, authors)
+    rows = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
+    for _, group in groupby(rows, key=lambda row: row.id):
+        parts = list(group)
+        yield to_event(
+            parts[0], [(r.person_id, r.role, r.response) for r in parts], automated, authors
+        )
 
 
 def to_event(
