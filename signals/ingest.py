@@ -689,6 +689,13 @@ class Writer:
             out.extend([(iid, pid, _CC, _NO_RESPONSE) for pid in dict.fromkeys(cc)])
         if bcc:
             out.extend([(iid, pid, _BCC, _NO_RESPONSE) for pid in dict.fromkeys(bcc)])
+        if kind == Kind.CHAT:
+            # The store keeps no starter for a chat (every member is a member), so a
+            # rebuild can only ask whether any member is automated: so does the import.
+            known = self.known
+            automated_author = automated_author or any(
+                known[a.email].automated for a in rec.attendees
+            )
         attendees = tuple([(pid_of[a.email], a.response) for a in rec.attendees])
         if attendees:
             taken = {author} if other_role == lead_role else set()

@@ -37,7 +37,8 @@ def sqlite_datetime(value: str | None) -> datetime | None:
     than parsing and then replacing the tzinfo; other ISO forms are read too."""
     if value is None:
         return None
-    if 19 <= len(value) <= 26 and value[19:20] in ("", ".") and value[-1].isdigit():
+    rest = value[19:]
+    if len(value) >= 19 and (not rest or (rest[0] == "." and rest[1:].isdigit())):
         return _parse(value + "+00:00")  # no offset: seconds, maybe a fraction, then the end
     parsed = _parse(value)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

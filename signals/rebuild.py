@@ -87,8 +87,12 @@ def to_event(
     far to their authors, for replies; events must come in time order."""
     kind = _KINDS[row.kind]
     author = next((pid for pid, role, _ in parts if role in AUTHOR_ROLES), None)
+    automated_author = author in automated
     if kind == Kind.CHAT and author is None and parts:
+        # No starter is stored: any member stands for it (chats weigh every member
+        # alike) and the chat is automated if any member is, as the import decides.
         author = parts[0][0]
+        automated_author = any(pid in automated for pid, _, _ in parts)
     if author is not None and kind == Kind.EMAIL:
         authors[row.source_key] = author
     return Event(
@@ -106,7 +110,7 @@ def to_event(
         ),
         parent_author=authors.get(row.parent_key) if row.parent_key else None,
         thread_key=row.thread_key,
-        ignored=row.automated or row.bulk or row.is_list or author in automated,
+        ignored=row.automated or row.bulk or row.is_list or automated_author,
         cancelled=row.cancelled,
         duration_seconds=row.duration_seconds,
     )

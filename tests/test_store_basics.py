@@ -127,6 +127,33 @@ def test_chat_counts_the_same_whoever_started_it(engine: Engine) -> None:
         rebuild_aggregates(engine)
 
 
+def test_a_chat_with_a_bot_rebuilds_as_it_was_imported(engine: Engine) -> None:
+    """Which member a rebuild takes for a chat's starter must not change the outcome."""
+    bot = Party("noreply@contoso.com", "Contoso Notifications")
+    at = T0 + timedelta(days=3)
+    write_all(
+        Writer(engine),
+        [
+            InteractionRecord(Kind.EMAIL, "<n@x>", T0, bot, to=[TRICIA]),
+            InteractionRecord(
+                Kind.CHAT,
+                "chat-b",
+                at,
+                TRICIA,
+                attendees=[Attendee(bot.email), Attendee(YVONNE.email)],
+            ),
+            InteractionRecord(Kind.CHAT, "chat-h", at, YVONNE, attendees=[Attendee(TRICIA.email)]),
+        ],
+    )
+    imported = _pairs(engine)
+    rebuild_aggregates(engine)
+    assert _pairs(engine) == imported
+    with engine.connect() as conn:
+        ids = dict(conn.execute(select(Person.display_name, Person.id)).all())
+    pair = imported[(ids["Tricia Potter"], ids["Yvonne McKay"])]
+    assert (pair["n_chat"], pair["n_ignored"]) == (1, 1)  # the human chat counts, the bot's not
+
+
 def test_thread_credit_knows_colleagues_from_earlier_imports(engine: Engine) -> None:
     """A colleague who wrote in a thread in an earlier import is still a colleague."""
     first = [InteractionRecord(Kind.EMAIL, "<a@x>", T0, BOB, to=[TRICIA], thread_key="t9")]
@@ -155,6 +182,8 @@ def test_thread_credit_knows_colleagues_from_earlier_imports(engine: Engine) -> 
         ("2026-11-27 10:30:00+01:00", datetime(2026, 11, 27, 9, 30, tzinfo=UTC)),
         ("2026-11-27 09:30:00.1Z", datetime(2026, 11, 27, 9, 30, 0, 100000, tzinfo=UTC)),
         ("2026-11-27 07:30:00.000000-02:00", datetime(2026, 11, 27, 9, 30, tzinfo=UTC)),
+        ("2026-11-27 10:30:00.1+0100", datetime(2026, 11, 27, 9, 30, 0, 100000, tzinfo=UTC)),
+        ("2026-11-27 04:30:00.123-05", datetime(2026, 11, 27, 9, 30, 0, 123000, tzinfo=UTC)),
         (None, None),
     ],
 )
