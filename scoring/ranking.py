@@ -7,6 +7,7 @@ the lead, never on how many interactions are stored.
 
 from __future__ import annotations
 
+import contextlib
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -221,8 +222,10 @@ class DriverStatement:
     (statement cache lookup, parameter handling, result rows) took as long as the
     database's. The SQL is still the query's, compiled by SQLAlchemy, values still
     go through the column types' result processors (chosen, as SQLAlchemy does,
-    from the driver's column types on the first run), and driver errors are
-    wrapped as SQLAlchemy's. Not for statements with expanding ``IN`` parameters.
+    from the driver's column types on the first run), driver errors are wrapped as
+    SQLAlchemy's and a lost connection is invalidated. What it skips: bind
+    processors (its parameters are ints and strings), ``echo`` logging and cursor
+    events. Not for statements with expanding ``IN`` parameters.
     """
 
     def __init__(self, query: Select[Any]) -> None:
@@ -264,15 +267,22 @@ class DriverStatement:
         """The result rows as tuples (lists where a column needed processing)."""
         sql, params = self._compiled(conn.dialect)
         bound = params(values)
+        dbapi_error = conn.dialect.loaded_dbapi.Error
         cursor = conn.connection.cursor()
         try:
             cursor.execute(sql, bound)
             rows = list(cursor.fetchall())
             processors = self._processors_for(conn.dialect, cursor.description)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, bound, exc, conn.dialect.loaded_dbapi.Error) from exc
+        except dbapi_error as exc:
+            lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+            if lost:  # as SQLAlchemy would: the pool must not hand this connection out again
+                conn.invalidate(exc)
+            raise DBAPIError.instance(
+                sql, bound, exc, dbapi_error, connection_invalidated=lost
+            ) from exc
         finally:
-            cursor.close()
+            with contextlib.suppress(dbapi_error):
+                cursor.close()
         if not processors:
             return rows
         out = []

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from scoring.ranking import _QUERIES, _SINGLE, rank
+from signals import db
 from signals.ingest import Writer, write_all
 from signals.meta import read_facts
 from signals.models import Kind
@@ -63,3 +64,22 @@ def test_a_broken_store_raises_sqlalchemy_errors(engine: Engine) -> None:
         conn.execute(text("DROP TABLE pair_strength"))
     with Session(engine) as session, pytest.raises(DBAPIError):
         rank(session, [lead], now=T0)
+
+
+def test_a_lost_connection_is_invalidated(pg_url: str) -> None:
+    """A PostgreSQL backend killed under the ranking: the error says so and the pool
+    does not hand the dead connection out again."""
+    engine = db.open_store(pg_url)
+    lead = _store(engine)
+    with Session(engine) as session:
+        facts = read_facts(session)  # so that the ranking's own read meets the dead link
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        with pytest.raises(DBAPIError) as caught:
+            rank(session, [lead], now=T0, facts=facts)
+        assert caught.value.connection_invalidated
+    with Session(engine) as session:  # a fresh connection works
+        ranked, _ = rank(session, [lead], now=T0 + timedelta(days=1))
+        assert ranked
+    engine.dispose()
