@@ -14,7 +14,6 @@ per-pair sums come from.
 from __future__ import annotations
 
 from datetime import datetime
-from itertools import groupby
 from typing import Any
 
 from sqlalchemy import String, bindparam, select, text
@@ -32,7 +31,7 @@ from scoring.strength import Weights
 from signals.aggregate import Aggregator
 from signals.meta import StoreFacts
 from signals.models import Introduction, Person, UTCDateTime
-from signals.rebuild import AUTHOR_ROLES, to_event
+from signals.rebuild import AUTHOR_ROLES, grouped_events
 
 # Mass mail and webinars say nothing about a pair, but a lead on a 700-address
 # newsletter would pull 700 participant rows: for those (mail the lead did not
@@ -108,14 +107,9 @@ def raw_rank(
         is_introducer=lambda p: everyone or p in internal,
         is_lead=lambda p: p == lead,
     )
-    for _, group in groupby(rows, key=lambda r: r.id):
-        parts = list(group)
-        first = parts[0]
+    for first, event in grouped_events(rows, automated, authors):
         if first.trimmed and first.kind == "meeting":
             continue  # a webinar or all-hands: the model skips it whole
-        event = to_event(
-            first, [(r.person_id, r.role, r.response) for r in parts], automated, authors
-        )
         event.ignored = event.ignored or bool(first.trimmed)  # its audience was cut short
         agg.add(event)
     if not agg.pairs:

@@ -8,7 +8,7 @@ give the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -72,10 +72,22 @@ def stored_events(conn: Connection, until: datetime | None = None) -> Iterator[E
     automated = set(conn.execute(select(Person.id).where(Person.is_automated)).scalars())
     authors: dict[str, int] = {}
     rows = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
+    for _, event in grouped_events(rows, automated, authors):
+        yield event
+
+
+def grouped_events(
+    rows: Iterable[Any], automated: set[int], authors: dict[str, int]
+) -> Iterator[tuple[Any, Event]]:
+    """Rows of interactions joined with their participants (``person_id``, ``role``,
+    ``response``), ordered by time then interaction id, as (first row, event) per
+    interaction; see :func:`to_event` for ``automated`` and ``authors``."""
     for _, group in groupby(rows, key=lambda row: row.id):
         parts = list(group)
-        yield to_event(
-            parts[0], [(r.person_id, r.role, r.response) for r in parts], automated, authors
+        first = parts[0]
+        yield (
+            first,
+            to_event(first, [(r.person_id, r.role, r.response) for r in parts], automated, authors),
         )
 
 
