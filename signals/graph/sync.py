@@ -442,20 +442,16 @@ class SyncRunner:
                     params=None if resume else params,
                     headers=headers,
                 ):
-                    work = page_to_work(page)
-                    values = link_values(page)
-                    stale = fresh and full_sync_marks_stale
-
-                    commit = self._page_commit(
-                        work,
-                        values,
-                        stale=stale,
+                    total += await self._store_page(
+                        page,
+                        source,
+                        scope,
+                        page_to_work=page_to_work,
+                        link_values=link_values,
+                        stale=fresh and full_sync_marks_stale,
                         row_id=row_id,
                         lease_row=lease_row,
-                        count=len(page.items),
                     )
-                    total += await self._db(functools.partial(self._commit, commit))
-                    self._page_done(source, scope)
                 return total
             except DeltaExpired:
                 if fresh:
@@ -798,20 +794,42 @@ class SyncRunner:
             params=None if next_link else params,
             headers=headers,
         ):
-            work = page_to_work(page)
-            values = link_values(page)
-
-            commit = self._page_commit(
-                work,
-                values,
+            total += await self._store_page(
+                page,
+                source,
+                scope,
+                page_to_work=page_to_work,
+                link_values=link_values,
                 stale=full_sync_marks_stale,
                 row_id=row_id,
                 lease_row=lease_row,
-                count=len(page.items),
             )
-            total += await self._db(functools.partial(self._commit, commit))
-            self._page_done(source, scope)
         return total
+
+    async def _store_page(
+        self,
+        page: Page,
+        source: str,
+        scope: str,
+        *,
+        page_to_work: Callable[[Page], Callable[[Connection], int]],
+        link_values: Callable[[Page], dict[str, Any]],
+        stale: bool,
+        row_id: int,
+        lease_row: int,
+    ) -> int:
+        """One page's rows and its link in one transaction; returns the rows written."""
+        commit = self._page_commit(
+            page_to_work(page),
+            link_values(page),
+            stale=stale,
+            row_id=row_id,
+            lease_row=lease_row,
+            count=len(page.items),
+        )
+        written: int = await self._db(functools.partial(self._commit, commit))
+        self._page_done(source, scope)
+        return written
 
     # -- tenant-wide sources -----------------------------------------------------------
 
