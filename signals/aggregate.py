@@ -62,6 +62,20 @@ def audience_factor(n: int, max_audience: int) -> float:
     return 1.0 / math.sqrt(n)
 
 
+def author_automated(
+    kind: Kind, author: int | None, members: Iterable[int], is_automated: Callable[[int], bool]
+) -> bool:
+    """Whether an interaction is ignored because an automated account wrote it.
+
+    The one rule for the import and the rebuild alike: an interaction is the
+    author's. A chat has no stored starter (its members are all members), so a
+    chat counts as automated when any member is.
+    """
+    if kind == Kind.CHAT:
+        return (author is not None and is_automated(author)) or any(map(is_automated, members))
+    return author is not None and is_automated(author)
+
+
 @dataclass(slots=True)
 class Event:
     """An interaction reduced to person ids: what the aggregate needs, nothing more."""

@@ -35,7 +35,14 @@ from signals.addresses import (
     name_from_email,
     name_key,
 )
-from signals.aggregate import PAIR_COLUMNS, PAIR_TIME_COLUMNS, Aggregator, Event, PairDelta
+from signals.aggregate import (
+    PAIR_COLUMNS,
+    PAIR_TIME_COLUMNS,
+    Aggregator,
+    Event,
+    PairDelta,
+    author_automated,
+)
 from signals.companies import company_name_from_domain, is_public_domain
 from signals.db import dialect_insert
 from signals.meta import StoreFacts, read_facts
@@ -642,10 +649,13 @@ class Writer:
 
         known = self.known
         pid_of = {email: known[email].person_id for email in parties}
+        automated = {pid_of[email] for email in parties if known[email].automated}
         participants: list[tuple[int, int, str, str]] = []
         events: list[Event] = []
         for rec in fresh:
-            event = self._participants(rec, ids[rec.source_key], pid_of, participants)
+            event = self._participants(
+                rec, ids[rec.source_key], pid_of, automated.__contains__, participants
+            )
             events.append(event)
         started = self._tick("participant rows + events", started)
         sql.insert_participants(participants)
@@ -665,6 +675,7 @@ class Writer:
         rec: InteractionRecord,
         iid: int,
         pid_of: dict[str, int],
+        is_automated: Callable[[int], bool],
         out: list[tuple[int, int, str, str]],
     ) -> Event:
         """Append the record's participant rows to ``out``; the record as an Event."""
@@ -673,10 +684,8 @@ class Writer:
         # A person appears once per role: only a role's own list can repeat them, and
         # the author's role is shared with the others' only in chats.
         author = None
-        automated_author = False
         if rec.author is not None:
             author = pid_of[rec.author.email]
-            automated_author = self.known[rec.author.email].automated
             out.append((iid, author, lead_role, lead_response))
         if rec.sent_by is not None:
             out.append((iid, pid_of[rec.sent_by.email], _SENDER, _NO_RESPONSE))
@@ -689,13 +698,6 @@ class Writer:
             out.extend([(iid, pid, _CC, _NO_RESPONSE) for pid in dict.fromkeys(cc)])
         if bcc:
             out.extend([(iid, pid, _BCC, _NO_RESPONSE) for pid in dict.fromkeys(bcc)])
-        if kind == Kind.CHAT:
-            # The store keeps no starter for a chat (every member is a member), so a
-            # rebuild can only ask whether any member is automated: so does the import.
-            known = self.known
-            automated_author = automated_author or any(
-                known[a.email].automated for a in rec.attendees
-            )
         attendees = tuple([(pid_of[a.email], a.response) for a in rec.attendees])
         if attendees:
             taken = {author} if other_role == lead_role else set()
@@ -712,7 +714,10 @@ class Writer:
             attendees,
             None,  # parent_author: filled in by _aggregate
             rec.thread_key,
-            rec.automated or rec.bulk or rec.is_list or automated_author,
+            rec.automated
+            or rec.bulk
+            or rec.is_list
+            or author_automated(kind, author, [pid for pid, _ in attendees], is_automated),
             rec.cancelled,
             rec.duration_seconds,
         )

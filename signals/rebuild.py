@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
-from signals.aggregate import Aggregator, Event
+from signals.aggregate import Aggregator, Event, author_automated
 from signals.ingest import upsert_pairs
 from signals.meta import StoreFacts, read_facts
 from signals.models import (
@@ -99,12 +99,12 @@ def to_event(
     far to their authors, for replies; events must come in time order."""
     kind = _KINDS[row.kind]
     author = next((pid for pid, role, _ in parts if role in AUTHOR_ROLES), None)
-    automated_author = author in automated
+    automated_author = author_automated(
+        kind, author, [pid for pid, _, _ in parts], automated.__contains__
+    )
     if kind == Kind.CHAT and author is None and parts:
-        # No starter is stored: any member stands for it (chats weigh every member
-        # alike) and the chat is automated if any member is, as the import decides.
+        # No starter is stored: any member stands for it (chats weigh every member alike).
         author = parts[0][0]
-        automated_author = any(pid in automated for pid, _, _ in parts)
     if author is not None and kind == Kind.EMAIL:
         authors[row.source_key] = author
     return Event(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select, update
 
+from signals.aggregate import author_automated
 from signals.ingest import Writer, write_all
 from signals.models import Interaction, Kind, PairStrength, Person, Response, sqlite_datetime
 from signals.rebuild import rebuild_aggregates
@@ -152,6 +153,17 @@ def test_a_chat_with_a_bot_rebuilds_as_it_was_imported(engine: Engine) -> None:
         ids = dict(conn.execute(select(Person.display_name, Person.id)).all())
     pair = imported[(ids["Tricia Potter"], ids["Yvonne McKay"])]
     assert (pair["n_chat"], pair["n_ignored"]) == (1, 1)  # the human chat counts, the bot's not
+
+
+def test_an_interaction_is_automated_by_its_author_and_a_chat_by_any_member() -> None:
+    """The one rule the import and the rebuild share (signals.aggregate.author_automated)."""
+    bot = {9}.__contains__
+    assert author_automated(Kind.EMAIL, 9, [1], bot)
+    assert not author_automated(Kind.EMAIL, 1, [9], bot)  # mail to a bot is still mail
+    assert not author_automated(Kind.MEETING, None, [9], bot)
+    assert author_automated(Kind.CHAT, 1, [2, 9], bot)
+    assert author_automated(Kind.CHAT, 9, [], bot)
+    assert not author_automated(Kind.CHAT, None, [1, 2], bot)
 
 
 def test_thread_credit_knows_colleagues_from_earlier_imports(engine: Engine) -> None:
