@@ -215,6 +215,12 @@ _FIELDS = list(_QUERIES[True, True].selected_columns.keys())
 ConnectionRow: Any = cast(Any, namedtuple)("ConnectionRow", _FIELDS)
 
 
+# psycopg can send results in PostgreSQL's binary format: the same Python values
+# (ints, floats, text, booleans, aware datetimes), without the server printing them
+# as text and the driver parsing that text back.
+_EXECUTE_OPTIONS: dict[str, dict[str, Any]] = {"psycopg": {"binary": True}}
+
+
 class DriverStatement:
     """A query compiled once per dialect and run on the driver's own cursor.
 
@@ -247,9 +253,10 @@ class DriverStatement:
             found = self._sql[dialect.name] = (compiled.string, params)
         return found
 
-    def _processors_for(self, dialect: Dialect, description: Any) -> list[Any]:
+    def _processors_for(self, dialect: Dialect, cursor: Any) -> list[Any]:
         found = self._processors.get(dialect.name)
-        if found is None:
+        if found is None:  # psycopg builds ``description`` anew on every read: once is enough
+            description = cursor.description
             found = self._processors[dialect.name] = [
                 (i, proc)
                 for i, (column, described) in enumerate(
@@ -270,9 +277,9 @@ class DriverStatement:
         dbapi_error = conn.dialect.loaded_dbapi.Error
         cursor = conn.connection.cursor()
         try:
-            cursor.execute(sql, bound)
+            cursor.execute(sql, bound, **_EXECUTE_OPTIONS.get(conn.dialect.driver, {}))
             rows = list(cursor.fetchall())
-            processors = self._processors_for(conn.dialect, cursor.description)
+            processors = self._processors_for(conn.dialect, cursor)
         except dbapi_error as exc:
             lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
             if lost:  # as SQLAlchemy would: the pool must not hand this connection out again

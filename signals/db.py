@@ -61,7 +61,16 @@ def make_engine(url: str | None = None) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(resolved, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        event.listen(engine, "connect", _postgres_utc)
     return engine
+
+
+def _postgres_utc(dbapi_connection: Any, _record: Any) -> None:
+    """Sessions in UTC: times come back already in the zone the store works in, so
+    reading them needs no conversion (other zones are still converted correctly)."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.commit()
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -44,6 +44,16 @@ def sqlite_datetime(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def aware_utc(value: datetime | None) -> datetime | None:
+    """A driver's datetime as an aware UTC one. The store's PostgreSQL sessions run in
+    UTC (``signals.db``), so the usual value passes through untouched."""
+    if value is None or value.tzinfo is UTC:
+        return value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite keeps no offset: we store UTC)."""
 
@@ -63,14 +73,12 @@ class UTCDateTime(TypeDecorator[datetime]):
             # One C-level parse per value instead of SQLAlchemy's parse, then ours: the
             # ranking reads five of these per colleague.
             return sqlite_datetime
+        if self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype) is None:
+            return aware_utc  # the driver returns datetimes: one call instead of three
         return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
-        return value.astimezone(UTC)  # type: ignore[no-any-return]
+        return aware_utc(value)
 
 
 class Base(DeclarativeBase):

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, literal, select, update
 
 from signals.aggregate import author_automated
+from signals.db import make_engine
 from signals.ingest import Writer, write_all
-from signals.models import Interaction, Kind, PairStrength, Person, Response, sqlite_datetime
+from signals.models import (
+    Interaction,
+    Kind,
+    PairStrength,
+    Person,
+    Response,
+    UTCDateTime,
+    aware_utc,
+    sqlite_datetime,
+)
 from signals.rebuild import rebuild_aggregates
 from signals.records import Attendee, InteractionRecord, Party
 
@@ -203,3 +214,29 @@ def test_sqlite_times_read_back_as_aware_utc(stored: str | None, expected: datet
     read = sqlite_datetime(stored)
     assert read == expected
     assert read is None or read.utcoffset() == timedelta(0)
+
+
+def test_postgres_times_read_back_as_utc_whatever_the_session_zone(pg_url: str) -> None:
+    """Store sessions run in UTC, so times pass through as they come; a session moved to
+    another zone (a pooler may do that) still reads the same instants, in UTC."""
+    engine = make_engine(pg_url)
+    at = datetime(2026, 11, 27, 9, 30, 0, 250000, tzinfo=UTC)
+    column = literal(at, UTCDateTime())
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW TIME ZONE").scalar() == "UTC"
+            assert conn.scalar(select(column)) == at
+            conn.exec_driver_sql("SET TIME ZONE 'Asia/Tokyo'")
+            read = conn.scalar(select(column))
+    finally:
+        engine.dispose()
+    assert read == at
+    assert read is not None and read.tzinfo is UTC
+
+
+def test_aware_utc_converts_what_a_driver_may_return() -> None:
+    tokyo = datetime(2026, 11, 27, 18, 30, tzinfo=ZoneInfo("Asia/Tokyo"))
+    converted = aware_utc(tokyo)
+    assert converted == tokyo and converted is not None and converted.tzinfo is UTC
+    assert aware_utc(datetime(2026, 11, 27, 9, 30)) == datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+    assert aware_utc(None) is None
