@@ -18,6 +18,7 @@ Usage: python bench/query.py [--json] [--leads N] [--only sqlite|postgresql]
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -160,6 +161,7 @@ def _same(ours: list[RankedColleague], naive: list[RankedColleague]) -> bool:
 # Lead volume: the lead's interactions summed over their pairs with colleagues
 # (``pair_strength.n_total``: an e-mail to three colleagues counts three times).
 BUCKETS = ((0, 25), (25, 100), (100, 300), (300, 10**9))
+BLOCK = 25  # leads per turn of each side (see _time)
 
 
 def _bucket(n: int) -> str:
@@ -187,9 +189,12 @@ def _time(
     """p50/p99 of the product's ranking and of the alternatives over the same leads,
     overall and by the lead's number of raw interactions.
 
-    Each side runs over all the leads in its own pass, as it would run deployed
-    alone: interleaved, the naive side's large reads evict the pages the ranking
-    reads (and the reverse), which says more about the cache than about either.
+    The sides take turns over blocks of leads, each side running a whole block
+    (the order rotates from block to block). This VM's speed drifts by half from
+    one minute to the next, so a side run in its own pass minutes later measured the
+    machine as much as the code; a block is well under a second. Lead by lead, the
+    naive side's large reads would evict the ranking's pages from a small cache
+    between every two rankings (the store is read into memory first: see warm).
     """
     now = datetime.now(UTC)
     warm, sample = sample[:20], sample[20:] or sample
@@ -198,16 +203,21 @@ def _time(
         "naive": lambda lead: raw_rank(session, lead, now=now, weights=weights, facts=facts),
         "approx": lambda lead: approx_rank(session, lead, now, weights),
     }
-    taken: dict[str, list[float]] = {}
-    answers: dict[str, list[Any]] = {}
-    for name, side in sides.items():
-        for lead in warm:  # the code paths and prepared statements, not the leads' pages
+    taken: dict[str, list[float]] = {name: [] for name in sides}
+    answers: dict[str, list[Any]] = {name: [] for name in sides}
+    for side in sides.values():
+        for lead in warm:  # the code paths and prepared statements
             side(lead)
-        taken[name], answers[name] = [], []
-        for lead in sample:
-            t0 = time.perf_counter()
-            answers[name].append(side(lead))
-            taken[name].append((time.perf_counter() - t0) * 1000)
+    names = list(sides)
+    for turn, start in enumerate(range(0, len(sample), BLOCK)):
+        block = sample[start : start + BLOCK]
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
+            side = sides[name]
+            gc.collect()  # as timeit does: no side pays for the garbage of another
+            for lead in block:
+                t0 = time.perf_counter()
+                answers[name].append(side(lead))
+                taken[name].append((time.perf_counter() - t0) * 1000)
     differ = [
         lead
         for lead, ours, naive in zip(sample, answers["ours"], answers["naive"], strict=True)
