@@ -12,6 +12,10 @@ naive alternative, for the same leads, in the same run:
   lead's raw rows weighed by To/Cc, meetings and calls only (no replies, threads,
   responses or exclusions). Kept for a rough comparison with earlier runs.
 
+Both sides run on a store read into memory first (``warm``), taking turns over
+blocks of leads (``_time``), so that neither the disk nor the VM's drift from one
+minute to the next decides the ratio.
+
 Usage: python bench/query.py [--json] [--leads N] [--only sqlite|postgresql]
 """
 
