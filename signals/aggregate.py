@@ -69,7 +69,8 @@ def author_automated(
 
     The one rule for the import and the rebuild alike: an interaction is the
     author's. A chat has no stored starter (its members are all members), so a
-    chat counts as automated when any member is.
+    chat counts as automated when any member is. ``members`` is read for chats only
+    (a generator spares mass mail a list of its hundreds of recipients).
     """
     if kind == Kind.CHAT:
         return (author is not None and is_automated(author)) or any(map(is_automated, members))

@@ -717,7 +717,7 @@ class Writer:
             rec.automated
             or rec.bulk
             or rec.is_list
-            or author_automated(kind, author, [pid for pid, _ in attendees], is_automated),
+            or author_automated(kind, author, (pid for pid, _ in attendees), is_automated),
             rec.cancelled,
             rec.duration_seconds,
         )

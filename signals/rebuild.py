@@ -100,7 +100,7 @@ def to_event(
     kind = _KINDS[row.kind]
     author = next((pid for pid, role, _ in parts if role in AUTHOR_ROLES), None)
     automated_author = author_automated(
-        kind, author, [pid for pid, _, _ in parts], automated.__contains__
+        kind, author, (pid for pid, _, _ in parts), automated.__contains__
     )
     if kind == Kind.CHAT and author is None and parts:
         # No starter is stored: any member stands for it (chats weigh every member alike).
