@@ -250,7 +250,7 @@ def warm(engine: Engine) -> dict[str, Any]:
 
     Each side should run as it would deployed, where the tables it reads are hot;
     a cold read costs a disk access, and how many of those a run hits depends on
-    what the OS last evicted (this VM evicts idle file pages within minutes). On
+    what the OS last evicted (this VM evicts idle file pages on its own). On
     PostgreSQL every relation is read into the OS cache, and into shared buffers
     too when they can hold the whole store (the server's setting is reported:
     production servers give it about a quarter of RAM; the default is 128 MB).
