@@ -21,7 +21,7 @@ import functools
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -436,22 +436,20 @@ class SyncRunner:
             resume = next_link or delta_link
             fresh = resume is None
             try:
-                async for page in self.graph.pages(
+                async for written in self._stored_pages(
                     resume or start,
-                    mailbox=mailbox,
+                    source,
+                    scope,
                     params=None if resume else params,
                     headers=headers,
+                    mailbox=mailbox,
+                    page_to_work=page_to_work,
+                    link_values=link_values,
+                    stale=fresh and full_sync_marks_stale,
+                    row_id=row_id,
+                    lease_row=lease_row,
                 ):
-                    total += await self._store_page(
-                        page,
-                        source,
-                        scope,
-                        page_to_work=page_to_work,
-                        link_values=link_values,
-                        stale=fresh and full_sync_marks_stale,
-                        row_id=row_id,
-                        lease_row=lease_row,
-                    )
+                    total += written
                 return total
             except DeltaExpired:
                 if fresh:
@@ -788,48 +786,52 @@ class SyncRunner:
         """A windowed (non-delta) collection: resume from a saved nextLink, else start."""
         row_id, _, next_link = await self._db(lambda: self._state(source, scope))
         total = 0
-        async for page in self.graph.pages(
+        async for written in self._stored_pages(
             next_link or start,
-            mailbox=mailbox,
+            source,
+            scope,
             params=None if next_link else params,
             headers=headers,
+            mailbox=mailbox,
+            page_to_work=page_to_work,
+            link_values=link_values,
+            stale=full_sync_marks_stale,
+            row_id=row_id,
+            lease_row=lease_row,
         ):
-            total += await self._store_page(
-                page,
-                source,
-                scope,
-                page_to_work=page_to_work,
-                link_values=link_values,
-                stale=full_sync_marks_stale,
-                row_id=row_id,
-                lease_row=lease_row,
-            )
+            total += written
         return total
 
-    async def _store_page(
+    async def _stored_pages(
         self,
-        page: Page,
+        link: str,
         source: str,
         scope: str,
         *,
+        params: dict[str, str] | None,
+        headers: dict[str, str],
+        mailbox: str | None,
         page_to_work: Callable[[Page], Callable[[Connection], int]],
         link_values: Callable[[Page], dict[str, Any]],
         stale: bool,
         row_id: int,
         lease_row: int,
-    ) -> int:
-        """One page's rows and its link in one transaction; returns the rows written."""
-        commit = self._page_commit(
-            page_to_work(page),
-            link_values(page),
-            stale=stale,
-            row_id=row_id,
-            lease_row=lease_row,
-            count=len(page.items),
-        )
-        written: int = await self._db(functools.partial(self._commit, commit))
-        self._page_done(source, scope)
-        return written
+    ) -> AsyncIterator[int]:
+        """Follow a collection from ``link``, storing each page's rows and its link in one
+        transaction; yields the rows written per page (so an error later in the walk
+        still leaves the pages before it counted)."""
+        async for page in self.graph.pages(link, mailbox=mailbox, params=params, headers=headers):
+            commit = self._page_commit(
+                page_to_work(page),
+                link_values(page),
+                stale=stale,
+                row_id=row_id,
+                lease_row=lease_row,
+                count=len(page.items),
+            )
+            written: int = await self._db(functools.partial(self._commit, commit))
+            self._page_done(source, scope)
+            yield written
 
     # -- tenant-wide sources -----------------------------------------------------------
 
