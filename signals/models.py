@@ -208,7 +208,12 @@ class CrmRecord(Base):
 
 class Interaction(Base):
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_thread", "thread_key"),)
+    # By thread, and by the message replied to: what a scoped refresh of the
+    # aggregates looks up around a removed or late message (signals.stale).
+    __table_args__ = (
+        Index("ix_interactions_thread", "thread_key"),
+        Index("ix_interactions_parent", "parent_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))
@@ -249,6 +254,29 @@ class ThreadMember(Base):
     person_id: Mapped[int] = mapped_column(
         ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class StalePair(Base):
+    """A pair whose aggregate no longer matches its interactions (one of them was
+    removed, or its thread changed under it): recomputed by ``signals.stale``."""
+
+    __tablename__ = "stale_pairs"
+
+    introducer_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class StaleThread(Base):
+    """A thread whose messages no longer add up to the stored aggregates (a message
+    was removed from it or arrived after a later one): see ``signals.stale``."""
+
+    __tablename__ = "stale_threads"
+
+    thread_key: Mapped[str] = mapped_column(String(500), primary_key=True)
 
 
 # The features the aggregate keeps per pair. Each has a decayed, audience-weighted

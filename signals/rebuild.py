@@ -13,10 +13,10 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, delete, insert, select, update
 
-from signals.aggregate import Aggregator, Event, author_automated
-from signals.ingest import upsert_pairs
+from signals.aggregate import Aggregator, Event, PairDelta, author_automated
+from signals.ingest import chunks, upsert_pairs
 from signals.meta import StoreFacts, read_facts
 from signals.models import (
     Interaction,
@@ -26,6 +26,8 @@ from signals.models import (
     Person,
     Response,
     Role,
+    StalePair,
+    StaleThread,
     ThreadMember,
 )
 
@@ -40,6 +42,33 @@ _KINDS = {k.value: k for k in Kind}
 _STREAM_BATCH = 10_000
 
 
+_EVENT_COLUMNS: tuple[Any, ...] = (
+    Interaction.id,
+    Interaction.kind,
+    Interaction.occurred_at,
+    Interaction.source_key,
+    Interaction.parent_key,
+    Interaction.thread_key,
+    Interaction.automated,
+    Interaction.bulk,
+    Interaction.is_list,
+    Interaction.cancelled,
+    Interaction.duration_seconds,
+    Participant.person_id,
+    Participant.role,
+    Participant.response,
+)
+
+
+def _event_rows() -> Select[Any]:
+    """Interactions joined with their participants: one row per participant."""
+    return select(*_EVENT_COLUMNS).join(Participant, Participant.interaction_id == Interaction.id)
+
+
+def _automated(conn: Connection) -> set[int]:
+    return set(conn.execute(select(Person.id).where(Person.is_automated)).scalars())
+
+
 def stored_events(conn: Connection, until: datetime | None = None) -> Iterator[Event]:
     """The stored interactions as aggregate events, oldest first.
 
@@ -47,33 +76,37 @@ def stored_events(conn: Connection, until: datetime | None = None) -> Iterator[E
     batch of rows and the authors of the e-mails seen so far (for replies), not
     every participant of the store (6–8 GB at five million interactions).
     """
-    query = (
-        select(
-            Interaction.id,
-            Interaction.kind,
-            Interaction.occurred_at,
-            Interaction.source_key,
-            Interaction.parent_key,
-            Interaction.thread_key,
-            Interaction.automated,
-            Interaction.bulk,
-            Interaction.is_list,
-            Interaction.cancelled,
-            Interaction.duration_seconds,
-            Participant.person_id,
-            Participant.role,
-            Participant.response,
-        )
-        .join(Participant, Participant.interaction_id == Interaction.id)
-        .order_by(Interaction.occurred_at, Interaction.id)
-    )
+    query = _event_rows().order_by(Interaction.occurred_at, Interaction.id)
     if until is not None:
         query = query.where(Interaction.occurred_at < until)
-    automated = set(conn.execute(select(Person.id).where(Person.is_automated)).scalars())
     authors: dict[str, int] = {}
     rows = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
-    for _, event in grouped_events(rows, automated, authors):
+    for _, event in grouped_events(rows, _automated(conn), authors):
         yield event
+
+
+def events_of(conn: Connection, interaction_ids: Iterable[int]) -> Iterator[Event]:
+    """These interactions as aggregate events, in the order a full replay meets them
+    (time, then id), so that a partial replay adds up exactly as the full one."""
+    rows: list[Any] = []
+    for part in chunks(sorted(set(interaction_ids))):
+        rows.extend(conn.execute(_event_rows().where(Interaction.id.in_(part))))
+    rows.sort(key=lambda row: (row.occurred_at, row.id))
+    authors: dict[str, int] = {}
+    for _, event in grouped_events(rows, _automated(conn), authors):
+        yield event
+
+
+def aggregator_for(conn: Connection, facts: StoreFacts) -> Aggregator:
+    """An empty aggregator with the store's clock, audience cap and pair sides."""
+    internal = set(conn.execute(select(Person.id).where(Person.internal)).scalars())
+    everyone = facts.pair_mode == "all"
+    return Aggregator(
+        facts.clock,
+        max_audience=facts.max_audience,
+        is_introducer=lambda p: everyone or p in internal,
+        is_lead=lambda p: everyone or p not in internal,
+    )
 
 
 def grouped_events(
@@ -128,6 +161,16 @@ def to_event(
     )
 
 
+def lock_aggregates(conn: Connection) -> None:
+    """On PostgreSQL, make writers that would add to the aggregates (or mark them
+    stale) wait until this transaction has replaced them."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "LOCK TABLE pair_strength, thread_members, stale_pairs, stale_threads"
+            " IN SHARE ROW EXCLUSIVE MODE"
+        )
+
+
 def rebuild_in(
     conn: Connection, *, until: datetime | None = None, facts: StoreFacts | None = None
 ) -> int:
@@ -137,43 +180,55 @@ def rebuild_in(
     committing meanwhile waits and its additions land on the rebuilt sums
     instead of being wiped by them.
     """
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("LOCK TABLE pair_strength, thread_members IN SHARE ROW EXCLUSIVE MODE")
-    facts = facts or read_facts(conn)
-    internal = set(conn.execute(select(Person.id).where(Person.internal)).scalars())
-    everyone = facts.pair_mode == "all"
-    agg = Aggregator(
-        facts.clock,
-        max_audience=facts.max_audience,
-        is_introducer=lambda p: everyone or p in internal,
-        is_lead=lambda p: everyone or p not in internal,
-    )
+    lock_aggregates(conn)
+    agg = aggregator_for(conn, facts or read_facts(conn))
     agg.add_all(stored_events(conn, until))
-    # Feedback ("doesn't know them" on an introduction) is not derived from
-    # interactions: it survives the rebuild for the pairs that remain.
-    feedback = conn.execute(
-        select(
-            PairStrength.introducer_id, PairStrength.lead_id, PairStrength.feedback_factor
-        ).where(PairStrength.feedback_factor != 1.0)
-    ).all()
+    feedback = lowered_feedback(conn)
     conn.execute(delete(PairStrength))
     conn.execute(delete(ThreadMember))
-    if agg.new_thread_members:
-        conn.execute(
-            insert(ThreadMember),
-            [{"thread_key": t, "person_id": p} for t, p in sorted(agg.new_thread_members)],
+    conn.execute(delete(StalePair))  # everything is recomputed: nothing is stale any more
+    conn.execute(delete(StaleThread))
+    write_aggregates(conn, agg.pairs, agg.new_thread_members, feedback)
+    return len(agg.pairs)
+
+
+def lowered_feedback(conn: Connection, *, stale_only: bool = False) -> list[Any]:
+    """Pairs whose feedback ("doesn't know them" on an introduction) lowered them.
+    Feedback is not derived from interactions: it survives a recomputation."""
+    query = select(
+        PairStrength.introducer_id, PairStrength.lead_id, PairStrength.feedback_factor
+    ).where(PairStrength.feedback_factor != 1.0)
+    if stale_only:
+        query = query.join(
+            StalePair,
+            (StalePair.introducer_id == PairStrength.introducer_id)
+            & (StalePair.lead_id == PairStrength.lead_id),
         )
-    upsert_pairs(conn, agg.pairs)
-    if feedback:
+    return list(conn.execute(query))
+
+
+def write_aggregates(
+    conn: Connection,
+    pairs: dict[tuple[int, int], PairDelta],
+    members: Iterable[tuple[str, int]],
+    feedback: list[Any],
+) -> None:
+    """Store recomputed pairs and thread members (their old rows already deleted),
+    and put back the feedback of the pairs that remain."""
+    members = sorted(members)
+    if members:
+        conn.execute(insert(ThreadMember), [{"thread_key": t, "person_id": p} for t, p in members])
+    upsert_pairs(conn, pairs)
+    kept = [{"i": i, "l": lead, "f": f} for i, lead, f in feedback if (i, lead) in pairs]
+    if kept:
         conn.execute(
             update(PairStrength)
             .where(
                 PairStrength.introducer_id == bindparam("i"), PairStrength.lead_id == bindparam("l")
             )
             .values(feedback_factor=bindparam("f")),
-            [{"i": i, "l": lead, "f": f} for i, lead, f in feedback],
+            kept,
         )
-    return len(agg.pairs)
 
 
 def rebuild_aggregates(

@@ -1,0 +1,287 @@
+"""Stale aggregates, and recomputing only them.
+
+The per-pair aggregates are additive: an interaction adds to the pairs it links,
+with reply and thread credit that depend on the messages before it. A removed
+message cannot be subtracted back out, and a message that arrives after a later
+one of its thread changes the credit of those later ones. Rather than rebuild
+every aggregate of the store (minutes and gigabytes at millions of
+interactions), such a change marks what it touched: its own pairs (read while
+the message is still stored), its thread, and the threads of its replies.
+
+:func:`refresh` then recomputes exactly the marked pairs and threads: it
+replays every interaction that links a marked pair, every message of the
+threads involved and the messages they reply to, in the order a full rebuild
+meets them, through the same :class:`signals.aggregate.Aggregator`. The result
+equals a full rebuild's (tests check it after removals and late arrivals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select
+
+from signals.db import dialect_insert
+from signals.ingest import chunks
+from signals.meta import StoreFacts, read_facts
+from signals.models import (
+    Interaction,
+    PairStrength,
+    Participant,
+    StalePair,
+    StaleThread,
+    ThreadMember,
+)
+from signals.rebuild import (
+    aggregator_for,
+    events_of,
+    lock_aggregates,
+    lowered_feedback,
+    rebuild_in,
+    write_aggregates,
+)
+from signals.records import InteractionRecord
+
+# Past this share of all pairs a full rebuild is cheaper than a scoped one.
+FULL_REBUILD_SHARE = 0.25
+
+Pair = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What :func:`refresh` recomputed (``full``: it rebuilt everything instead)."""
+
+    pairs: int
+    threads: int
+    replayed: int  # interactions replayed (all of them when ``full``)
+    full: bool = False
+
+
+def touched_pairs(conn: Connection, interaction_ids: Iterable[int]) -> set[Pair]:
+    """The stored pairs these interactions may have added to.
+
+    An interaction adds to pairs of its participants, and (thread credit) to pairs
+    of its author and the people who wrote in its thread. Only pairs both of whose
+    people took part in one of these interactions or its thread are returned, so a
+    mass mailing costs its participants, not their square.
+    """
+    out: set[Pair] = set()
+    for part in chunks(sorted(set(interaction_ids))):
+        people: dict[int, set[int]] = {}  # person -> the interactions they touch
+        participants = conn.execute(
+            select(Participant.person_id, Participant.interaction_id).where(
+                Participant.interaction_id.in_(part)
+            )
+        ).all()
+        members = conn.execute(
+            select(ThreadMember.person_id, Interaction.id)
+            .join(ThreadMember, ThreadMember.thread_key == Interaction.thread_key)
+            .where(Interaction.id.in_(part))
+        ).all()
+        for person, interaction in [*participants, *members]:
+            people.setdefault(person, set()).add(interaction)
+        for who in chunks(sorted(people)):
+            for introducer, lead in conn.execute(
+                select(PairStrength.introducer_id, PairStrength.lead_id).where(
+                    PairStrength.introducer_id.in_(who)
+                )
+            ):
+                shared = people.get(lead)
+                if shared is not None and not shared.isdisjoint(people[introducer]):
+                    out.add((introducer, lead))
+    return out
+
+
+def _add_pairs(conn: Connection, pairs: Iterable[Pair]) -> None:
+    rows = [{"introducer_id": i, "lead_id": lead} for i, lead in sorted(pairs)]
+    for part in chunks(rows):
+        conn.execute(dialect_insert(conn, StalePair).on_conflict_do_nothing(), part)
+
+
+def _add_threads(conn: Connection, threads: Iterable[str]) -> None:
+    rows = [{"thread_key": t} for t in sorted(set(threads))]
+    for part in chunks(rows):
+        conn.execute(dialect_insert(conn, StaleThread).on_conflict_do_nothing(), part)
+
+
+def mark(conn: Connection, interaction_ids: Iterable[int]) -> None:
+    """Mark what these interactions touched as stale, in the caller's transaction:
+    before they are deleted, or after they were stored later than a message of
+    their thread."""
+    for part in chunks(sorted(set(interaction_ids))):
+        own = conn.execute(
+            select(Interaction.id, Interaction.thread_key, Interaction.source_key).where(
+                Interaction.id.in_(part)
+            )
+        ).all()
+        replies = conn.execute(
+            select(Interaction.id, Interaction.thread_key).where(
+                Interaction.parent_key.in_([key for _, _, key in own])
+            )
+        ).all()
+        threads = {t for _, t, _ in own if t} | {t for _, t in replies if t}
+        loose = [i for i, t in replies if not t]  # a reply outside any thread: its own pairs
+        _add_threads(conn, threads)
+        _add_pairs(conn, touched_pairs(conn, [*part, *loose]))
+
+
+def late_keys(conn: Connection, records: list[InteractionRecord]) -> list[str]:
+    """The new messages among ``records`` that land before a stored later message of
+    their thread, or after a stored reply to them (read before they are written).
+
+    Thread and reply credit depend on the order messages arrive in; a message that
+    arrives late (another folder, another mailbox, a later page) leaves the additive
+    aggregates of the messages after it different from a chronological import, so
+    it marks them stale (:func:`mark`, once they are stored).
+    """
+    by_key = {rec.source_key: rec for rec in records}
+    stored: set[str] = set()
+    for part in chunks(sorted(by_key)):
+        stored.update(
+            conn.execute(
+                select(Interaction.source_key).where(Interaction.source_key.in_(part))
+            ).scalars()
+        )
+    new = [rec for key, rec in by_key.items() if key not in stored]
+    late: set[str] = set()
+    latest: dict[str, datetime] = {}
+    for part in chunks(sorted({rec.thread_key for rec in new if rec.thread_key})):
+        rows = conn.execute(
+            select(Interaction.thread_key, func.max(Interaction.occurred_at))
+            .where(Interaction.thread_key.in_(part))
+            .group_by(Interaction.thread_key)
+        )
+        latest.update({thread: at for thread, at in rows if thread is not None and at is not None})
+    late.update(
+        rec.source_key
+        for rec in new
+        if rec.thread_key in latest and latest[rec.thread_key] > rec.occurred_at
+    )
+    for part in chunks(sorted(rec.source_key for rec in new)):
+        late.update(
+            key
+            for key in conn.execute(
+                select(Interaction.parent_key).where(Interaction.parent_key.in_(part))
+            ).scalars()
+            if key is not None
+        )
+    return sorted(late)
+
+
+def pending(conn: Connection) -> bool:
+    """Whether anything is marked stale."""
+    return any(
+        conn.execute(select(table).limit(1)).first() is not None
+        for table in (StalePair, StaleThread)
+    )
+
+
+def _thread_interactions(conn: Connection, threads: Iterable[str]) -> set[int]:
+    out: set[int] = set()
+    for part in chunks(sorted(set(threads))):
+        out.update(
+            conn.execute(select(Interaction.id).where(Interaction.thread_key.in_(part))).scalars()
+        )
+    return out
+
+
+def _linking(conn: Connection, pairs: set[Pair]) -> set[int]:
+    """The interactions in which both people of one of ``pairs`` take part.
+
+    The leads' interactions first, then their participants, each through its own
+    index: in one join SQLite's planner, without statistics on the stale pairs,
+    scanned every participant of the store."""
+    by_lead: dict[int, set[int]] = {}
+    for introducer, lead in pairs:
+        by_lead.setdefault(lead, set()).add(introducer)
+    leads_in: dict[int, set[int]] = {}  # interaction -> its stale leads
+    for leads in chunks(sorted(by_lead)):
+        for interaction, lead in conn.execute(
+            select(Participant.interaction_id, Participant.person_id).where(
+                Participant.person_id.in_(leads)
+            )
+        ):
+            leads_in.setdefault(interaction, set()).add(lead)
+    out: set[int] = set()
+    for part in chunks(sorted(leads_in)):
+        for interaction, person in conn.execute(
+            select(Participant.interaction_id, Participant.person_id).where(
+                Participant.interaction_id.in_(part)
+            )
+        ):
+            if any(person in by_lead[lead] for lead in leads_in[interaction]):
+                out.add(interaction)
+    return out
+
+
+def refresh(conn: Connection, *, facts: StoreFacts | None = None) -> Refreshed:
+    """Recompute the stale pairs and threads, in the caller's transaction.
+
+    Locks the aggregate tables on PostgreSQL as a full rebuild does, so that no
+    writer adds to a pair between its replay and its replacement.
+    """
+    lock_aggregates(conn)
+    threads = set(conn.execute(select(StaleThread.thread_key)).scalars())
+    # Every pair a message of a stale thread adds to may have lost or gained credit.
+    _add_pairs(conn, touched_pairs(conn, _thread_interactions(conn, threads)))
+    stale = {
+        (i, lead) for i, lead in conn.execute(select(StalePair.introducer_id, StalePair.lead_id))
+    }
+    if not stale and not threads:
+        return Refreshed(0, 0, 0)
+    total = conn.execute(select(func.count()).select_from(PairStrength)).scalar_one()
+    if len(stale) > FULL_REBUILD_SHARE * max(total, 1):
+        pairs = rebuild_in(conn, facts=facts)
+        replayed = conn.execute(select(func.count()).select_from(Interaction)).scalar_one()
+        return Refreshed(pairs, len(threads), replayed, full=True)
+    # What the stale pairs' sums depend on: every interaction linking both people of
+    # one, the whole of those interactions' threads, and the messages they reply to.
+    linking = _linking(conn, stale)
+    for part in chunks(sorted(linking)):
+        threads.update(
+            key
+            for key in conn.execute(
+                select(Interaction.thread_key).distinct().where(Interaction.id.in_(part))
+            ).scalars()
+            if key is not None
+        )
+    replay = linking | _thread_interactions(conn, threads)
+    parents: set[int] = set()
+    for part in chunks(sorted(replay)):
+        replied_to = select(Interaction.parent_key).where(
+            Interaction.id.in_(part), Interaction.parent_key.is_not(None)
+        )
+        parents.update(
+            conn.execute(
+                select(Interaction.id).where(Interaction.source_key.in_(replied_to))
+            ).scalars()
+        )
+    agg = aggregator_for(conn, facts or read_facts(conn))
+    agg.add_all(events_of(conn, replay | parents))
+    feedback = lowered_feedback(conn, stale_only=True)
+    conn.execute(
+        delete(PairStrength).where(
+            PairStrength.introducer_id == bindparam("i"), PairStrength.lead_id == bindparam("l")
+        ),
+        [{"i": i, "l": lead} for i, lead in sorted(stale)],
+    )
+    for keys in chunks(sorted(threads)):
+        conn.execute(delete(ThreadMember).where(ThreadMember.thread_key.in_(keys)))
+    write_aggregates(
+        conn,
+        {key: agg.pairs[key] for key in stale if key in agg.pairs},
+        (member for member in agg.new_thread_members if member[0] in threads),
+        feedback,
+    )
+    conn.execute(delete(StalePair))
+    conn.execute(delete(StaleThread))
+    return Refreshed(len(stale), len(threads), len(replay | parents))
+
+
+def refresh_stale(engine: Engine) -> Refreshed:
+    """:func:`refresh` in a transaction of its own."""
+    with engine.begin() as conn:
+        return refresh(conn)
