@@ -317,6 +317,35 @@ async def test_backfill_then_incremental_is_one_import(
     assert max(server.max_in_flight.values()) <= 4
 
 
+async def test_a_late_message_refreshes_only_what_it_changed(
+    store: Engine, server: GraphServer, ca: str, tmp_path: Path
+) -> None:
+    """A message that lands after a later one of its thread (slow delivery, another
+    mailbox) changes the thread credit of the later ones: the run recomputes those
+    pairs, not the whole store, and ends as one chronological import would."""
+    clock = Ticker()
+    await run(runner_for(store, server, ca, clock=clock))
+    _new_mail(server)  # a reply in Tricia's old thread, a day after NOW
+    await run(runner_for(store, server, ca, clock=clock))
+    maker = MailMaker(server.tenant)
+    maker.n = 2000
+    thread = next(iter(server.tenant.folders[("u-tricia", "sentitems")].items.values()))
+    _, copies = maker.message(
+        ("Bob Kelly", "bob.kelly@contoso.com"),
+        [("Yvonne McKay", "yvonne.mckay@fourthcoffee.com")],
+        NOW + timedelta(hours=12),
+        thread=thread["conversationId"].removeprefix("conv-"),
+    )
+    for uid, folder, item in copies:
+        server.add_message(uid, folder, item)
+    late = await run(runner_for(store, server, ca, clock=clock))
+    assert not late.errors, late.errors
+    assert late.new_interactions == 1 and late.refreshed > 0 and not late.rebuilt
+    with store.connect() as conn:
+        assert (conn.scalar(select(func.count()).select_from(PairStrength)) or 0) > late.refreshed
+    assert_same_store(store, server, clock.now, tmp_path)
+
+
 @pytest.mark.parametrize("how", ["exception", "cancel"])
 async def test_killed_midway_loses_and_duplicates_nothing(
     store: Engine, server: GraphServer, ca: str, tmp_path: Path, how: str
@@ -455,7 +484,7 @@ async def test_removed_items_leave_the_store(
     server.remove_message(*copies[double][0])
     summary = await run(runner_for(store, server, ca, clock=clock))
     assert not summary.errors, summary.errors
-    assert summary.removed == 1 and summary.rebuilt
+    assert summary.removed == 1 and summary.refreshed > 0 and not summary.rebuilt
     with store.connect() as conn:
         keys = set(conn.scalars(select(Interaction.source_key)))
     assert single not in keys and double in keys

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
-from signals import settings
+from signals import settings, stale
 from signals import sync_settings as ss
 from signals.addresses import normalise_email
 from signals.crm import upsert_crm
@@ -40,7 +40,7 @@ from signals.graph import dataverse, leases, mapping
 from signals.graph.auth import Credentials, TokenProvider, resource_scope
 from signals.graph.client import ClientStats, GraphClient, Page, Sleep
 from signals.graph.errors import DeltaExpired, NotPermitted, SyncError
-from signals.ingest import IngestStats, Writer, chunks
+from signals.ingest import IngestStats, Writer
 from signals.models import (
     Address,
     GraphItem,
@@ -81,7 +81,8 @@ class RunSummary:
     crm_records: int = 0
     throttled: int = 0
     requests: int = 0
-    rebuilt: bool = False
+    rebuilt: bool = False  # every aggregate recomputed
+    refreshed: int = 0  # pairs recomputed because messages were removed or came late
     skipped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -90,6 +91,8 @@ class RunSummary:
             f"mailboxes {self.mailboxes}, new interactions {self.new_interactions}, "
             f"removed {self.removed}, directory {self.people}, CRM {self.crm_records}, "
             f"requests {self.requests}, throttled {self.throttled}, errors {len(self.errors)}"
+            + (", aggregates rebuilt" if self.rebuilt else "")
+            + (f", {self.refreshed} pairs refreshed" if self.refreshed and not self.rebuilt else "")
         )
 
 
@@ -277,10 +280,13 @@ class SyncRunner:
             if self.crm is not None:
                 for source in dataverse.ENTITIES:
                     await self._guarded(source, self._dataverse(source, started))
-            pending = await self._db(self._rebuild_pending)
-            if pending:
+            if await self._db(self._rebuild_pending):
                 await self._db(lambda: rebuild_under_lock(self.engine))
                 self.summary.rebuilt = True
+            elif await self._db(self._stale_pending):
+                done = await self._db(lambda: stale.refresh_stale(self.engine))
+                self.summary.refreshed = done.pairs
+                self.summary.rebuilt = done.full
         finally:
             stats = self.graph.stats
             self.summary.requests = stats.requests - before.requests
@@ -308,6 +314,10 @@ class SyncRunner:
                 ).scalar()
                 is not None
             )
+
+    def _stale_pending(self) -> bool:
+        with self.engine.connect() as conn:
+            return stale.pending(conn)
 
     def _rebuild_pending(self) -> bool:
         with self.engine.connect() as conn:
@@ -693,13 +703,18 @@ class SyncRunner:
                 keys[item_key] = rec.source_key
 
         def apply(conn: Connection) -> int:
+            late = stale.late_keys(conn, records)
+
             def then(c: Connection) -> None:
-                if _out_of_order(c, records):
-                    _meta_set(c, REBUILD_KEY, "1")
+                if late:
+                    stale.mark(
+                        c,
+                        c.execute(
+                            select(Interaction.id).where(Interaction.source_key.in_(late))
+                        ).scalars(),
+                    )
                 _map_items(c, keys)
                 self.summary.removed += _remove_items(c, removed)
-                if removed:
-                    _meta_set(c, REBUILD_KEY, "1")
 
             # The page's records are written on this connection's transaction.
             stats = _write_on(writer, conn, records, then)
@@ -948,31 +963,6 @@ def _write_on(
     return stats
 
 
-def _out_of_order(conn: Connection, records: list[InteractionRecord]) -> bool:
-    """True when a message lands before a later one of its thread is already stored.
-
-    Thread and reply credit depend on the order messages arrive in; a message that
-    arrives late (another folder, another mailbox, a later page) makes the additive
-    aggregates differ from a chronological import, so they must be rebuilt.
-    """
-    earliest: dict[str, datetime] = {}
-    for rec in records:
-        if rec.thread_key and (
-            rec.thread_key not in earliest or rec.occurred_at < earliest[rec.thread_key]
-        ):
-            earliest[rec.thread_key] = rec.occurred_at
-    for part in chunks(sorted(earliest)):
-        rows = conn.execute(
-            select(Interaction.thread_key, func.max(Interaction.occurred_at))
-            .where(Interaction.thread_key.in_(part))
-            .group_by(Interaction.thread_key)
-        )
-        for thread, latest in rows:
-            if thread is not None and latest is not None and latest > earliest[thread]:
-                return True
-    return False
-
-
 def _map_items(conn: Connection, keys: dict[str, str]) -> None:
     """Remember which interaction each Graph item became (for @removed)."""
     if not keys:
@@ -1021,6 +1011,7 @@ def _remove_items(conn: Connection, item_keys: Iterable[str]) -> int:
     )
     gone = sorted(targets - still_held)
     if gone:
+        stale.mark(conn, gone)  # while their participants are still stored
         conn.execute(delete(Interaction).where(Interaction.id.in_(gone)))
     return len(gone)
 
