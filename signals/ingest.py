@@ -56,6 +56,8 @@ from signals.models import (
     Person,
     Response,
     Role,
+    aware_utc,
+    sqlite_datetime,
 )
 from signals.records import InteractionRecord
 
@@ -261,6 +263,23 @@ class _Sql:
             sql = sql.replace("IN {keys}", "= {keys}")
         return [(k, p) for k, p in self._select_in(sql, keys) if p is not None]
 
+    def thread_latest(self, keys: Sequence[str]) -> list[tuple[str, Any]]:
+        """The time of the latest stored message of each of these threads."""
+        sql = (
+            "SELECT thread_key, max(occurred_at) FROM interactions "
+            "WHERE thread_key IN {keys} GROUP BY thread_key"
+        )
+        if self.pg:
+            sql = sql.replace("IN {keys}", "= {keys}")
+        return [(k, at) for k, at in self._select_in(sql, keys) if at is not None]
+
+    def replied_to(self, keys: Sequence[str]) -> list[str]:
+        """Which of these messages a stored message replies to."""
+        sql = "SELECT DISTINCT parent_key FROM interactions WHERE parent_key IN {keys}"
+        if self.pg:
+            sql = sql.replace("IN {keys}", "= {keys}")
+        return [k for (k,) in self._select_in(sql, keys)]
+
     def thread_members(self, keys: Sequence[str]) -> list[tuple[str, int]]:
         sql = "SELECT thread_key, person_id FROM thread_members WHERE thread_key IN {keys}"
         if self.pg:
@@ -383,6 +402,40 @@ def upsert_pairs(conn: Connection, pairs: dict[tuple[int, int], PairDelta]) -> N
         sql.upsert_pairs(pairs)
     finally:
         sql.close()
+
+
+def late_keys(conn: Connection, records: Iterable[InteractionRecord]) -> list[str]:
+    """The new messages among ``records`` that land before a stored later message of
+    their thread, or after a stored reply to them. Read before they are written.
+
+    Thread and reply credit depend on the order messages arrive in; a message that
+    arrives late (another folder, another mailbox, a later page) leaves the additive
+    aggregates of the messages after it different from a chronological import: the
+    caller marks them stale once the batch is stored (``signals.stale.mark_keys``).
+    """
+    by_key = {rec.source_key: rec for rec in records}
+    sql = _Sql(conn)
+    try:
+        stored = set(sql.existing_keys(sorted(by_key)))
+        new = [rec for key, rec in by_key.items() if key not in stored]
+        threads = sorted({rec.thread_key for rec in new if rec.thread_key})
+        latest = {thread: _as_utc(at) for thread, at in sql.thread_latest(threads)}
+        late = {
+            rec.source_key
+            for rec in new
+            if rec.thread_key in latest and latest[rec.thread_key] > rec.occurred_at
+        }
+        late.update(sql.replied_to(sorted(rec.source_key for rec in new)))
+    finally:
+        sql.close()
+    return sorted(late)
+
+
+def _as_utc(value: Any) -> datetime:
+    """A time as the driver returned it (SQLite: text) as an aware UTC datetime."""
+    parsed = aware_utc(value) if isinstance(value, datetime) else sqlite_datetime(value)
+    assert parsed is not None
+    return parsed
 
 
 class Writer:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 
@@ -42,7 +41,6 @@ from signals.rebuild import (
     rebuild_in,
     write_aggregates,
 )
-from signals.records import InteractionRecord
 
 # Past this share of all pairs a full rebuild is cheaper than a scoped one.
 FULL_REBUILD_SHARE = 0.25
@@ -128,47 +126,14 @@ def mark(conn: Connection, interaction_ids: Iterable[int]) -> None:
         _add_pairs(conn, touched_pairs(conn, [*part, *loose]))
 
 
-def late_keys(conn: Connection, records: list[InteractionRecord]) -> list[str]:
-    """The new messages among ``records`` that land before a stored later message of
-    their thread, or after a stored reply to them (read before they are written).
-
-    Thread and reply credit depend on the order messages arrive in; a message that
-    arrives late (another folder, another mailbox, a later page) leaves the additive
-    aggregates of the messages after it different from a chronological import, so
-    it marks them stale (:func:`mark`, once they are stored).
-    """
-    by_key = {rec.source_key: rec for rec in records}
-    stored: set[str] = set()
-    for part in chunks(sorted(by_key)):
-        stored.update(
-            conn.execute(
-                select(Interaction.source_key).where(Interaction.source_key.in_(part))
-            ).scalars()
+def mark_keys(conn: Connection, source_keys: Iterable[str]) -> None:
+    """:func:`mark` for stored interactions named by their source keys (the
+    :func:`signals.ingest.late_keys` of a batch, once it is written)."""
+    for part in chunks(sorted(set(source_keys))):
+        mark(
+            conn,
+            conn.execute(select(Interaction.id).where(Interaction.source_key.in_(part))).scalars(),
         )
-    new = [rec for key, rec in by_key.items() if key not in stored]
-    late: set[str] = set()
-    latest: dict[str, datetime] = {}
-    for part in chunks(sorted({rec.thread_key for rec in new if rec.thread_key})):
-        rows = conn.execute(
-            select(Interaction.thread_key, func.max(Interaction.occurred_at))
-            .where(Interaction.thread_key.in_(part))
-            .group_by(Interaction.thread_key)
-        )
-        latest.update({thread: at for thread, at in rows if thread is not None and at is not None})
-    late.update(
-        rec.source_key
-        for rec in new
-        if rec.thread_key in latest and latest[rec.thread_key] > rec.occurred_at
-    )
-    for part in chunks(sorted(rec.source_key for rec in new)):
-        late.update(
-            key
-            for key in conn.execute(
-                select(Interaction.parent_key).where(Interaction.parent_key.in_(part))
-            ).scalars()
-            if key is not None
-        )
-    return sorted(late)
 
 
 def pending(conn: Connection) -> bool:

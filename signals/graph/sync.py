@@ -40,7 +40,7 @@ from signals.graph import dataverse, leases, mapping
 from signals.graph.auth import Credentials, TokenProvider, resource_scope
 from signals.graph.client import ClientStats, GraphClient, Page, Sleep
 from signals.graph.errors import DeltaExpired, NotPermitted, SyncError
-from signals.ingest import IngestStats, Writer
+from signals.ingest import IngestStats, Writer, late_keys
 from signals.models import (
     Address,
     GraphItem,
@@ -703,16 +703,10 @@ class SyncRunner:
                 keys[item_key] = rec.source_key
 
         def apply(conn: Connection) -> int:
-            late = stale.late_keys(conn, records)
+            late = late_keys(conn, records)
 
             def then(c: Connection) -> None:
-                if late:
-                    stale.mark(
-                        c,
-                        c.execute(
-                            select(Interaction.id).where(Interaction.source_key.in_(late))
-                        ).scalars(),
-                    )
+                stale.mark_keys(c, late)
                 _map_items(c, keys)
                 self.summary.removed += _remove_items(c, removed)
 

@@ -56,6 +56,10 @@ class ImportReport:
     new_people: int = 0
     lists_flagged: int = 0
     lists_skipped: bool = False  # an inbox-only export: "never sends" proves nothing
+    # Connections recomputed at the end for messages that came out of time order
+    # (``rebuilt``: all of them, when that was cheaper).
+    refreshed_pairs: int = 0
+    rebuilt: bool = False
     errors: list[ImportProblem] = field(default_factory=list)
 
     def add_stats(self, stats: IngestStats) -> None:
@@ -89,6 +93,13 @@ class ImportReport:
             lines.append(f"{self.crm_records} CRM lead(s)/contact(s) updated.")
         if self.new_people:
             lines.append(f"{self.new_people} new address(es) seen.")
+        if self.rebuilt:
+            lines.append("Connections recomputed: messages arrived out of time order.")
+        elif self.refreshed_pairs:
+            lines.append(
+                f"{self.refreshed_pairs} connection(s) recomputed for messages that arrived "
+                "out of time order."
+            )
         if self.lists_skipped:
             lines.append(
                 "No sent mail in these mailboxes: mailing lists and aliases were not looked for "

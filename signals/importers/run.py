@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from signals import settings
+from signals import settings, stale
 from signals.crm import CrmEntry, upsert_crm_entries
 from signals.importers.calls_csv import read_calls
 from signals.importers.crm_csv import read_crm
@@ -23,7 +23,7 @@ from signals.importers.mbox import read_mbox
 from signals.importers.owners import OwnerGuess
 from signals.importers.report import ImportProblem, ImportReport
 from signals.importers.tree import read_message_file
-from signals.ingest import Writer
+from signals.ingest import Writer, late_keys
 from signals.records import InteractionRecord
 from signals.store import detect_lists, mark_mailbox_owners
 
@@ -94,9 +94,15 @@ class Importer:
                 self._flush_records()
 
     def _flush_records(self) -> None:
+        """One batch, one transaction. Messages that land before a stored later message
+        of their thread (another mailbox, another file) mark what they change stale;
+        :meth:`finish` recomputes it."""
         batch, self._records = self._records, []
         if batch:
-            self.report.add_stats(self.writer.write(batch))
+            with self.engine.begin() as conn:
+                late = late_keys(conn, batch)
+                self.report.add_stats(self.writer.write_on(conn, batch))
+                stale.mark_keys(conn, late)
 
     def _flush_crm(self) -> None:
         batch, self._crm = self._crm, []
@@ -106,6 +112,11 @@ class Importer:
     def finish(self) -> ImportReport:
         self._flush_records()
         self._flush_crm()
+        with self.engine.connect() as conn:
+            pending = stale.pending(conn)
+        if pending:
+            done = stale.refresh_stale(self.engine)
+            self.report.refreshed_pairs, self.report.rebuilt = done.pairs, done.full
         mark_mailbox_owners(self.engine, self.owners.owners())
         if self.owners.sent_items_missing():
             # Without sent items everybody "never sends": the list rule would flag people.
