@@ -46,6 +46,7 @@ from cards.views import (
     PersonRef,
     PrivacyView,
 )
+from signals import stale
 
 log = logging.getLogger("whoknows.bot")
 T = TypeVar("T")
@@ -87,6 +88,26 @@ class WhoKnowsBot(Bot):
         self.engine = engine
         self.dev_mode = dev_mode
         self.mailer = mailer
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def refresh_soon(self) -> None:
+        """Recompute stale aggregates (an opt-out leaves some) once the answer is sent.
+
+        Off the turn: its size depends on the store, and the marks are committed, so
+        work cut short by a shutdown is done by the next sync or import instead.
+        """
+        task = asyncio.create_task(asyncio.to_thread(stale.refresh_stale, self.engine))
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("refreshing the connections failed: %r", task.exception())
+
+    async def settle(self) -> None:
+        """Wait for the background work started so far."""
+        await asyncio.gather(*self._background, return_exceptions=True)
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(session, *args)`` in a worker thread, in one transaction."""
@@ -331,6 +352,7 @@ async def _opt_out_confirm(
     if user is None:
         raise Refusal(texts.NOTHING_STORED)
     counts, _forgotten = await bot.db(privacy.opt_out, user)
+    bot.refresh_soon()
     return PrivacyView(state="opted_out", counts=counts)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, Result, and_, delete, distinct, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from signals import db, settings
+from signals import db, settings, stale
 from signals.meta import StoreFacts, facts_from_settings, read_facts, write_facts
 from signals.models import (
     Address,
@@ -120,7 +120,14 @@ def forget_person(session: Session, person_id: int) -> Forgotten:
     The messages and meetings they wrote or organised go; their presence in
     others' interactions goes; every aggregate they are part of goes. The person
     row stays, marked opted out, so that the sync skips their mailbox.
+
+    Other people's aggregates that counted those interactions (a meeting they
+    organised, the audience of a message they were copied on) are marked stale;
+    the bot recomputes them once it has answered, as would the next sync or import
+    (``signals.stale``).
     """
+    took_part = select(Participant.interaction_id).where(Participant.person_id == person_id)
+    stale.mark(session.connection(), session.execute(took_part).scalars().all())
     authored = select(Participant.interaction_id).where(
         Participant.person_id == person_id,
         Participant.role.in_([Role.FROM.value, Role.ORGANIZER.value, Role.CALLER.value]),

@@ -22,6 +22,7 @@ from bot.conversation import VERBS, WhoKnowsBot
 from bot.hosting import BotHost
 from bot.server import create_app
 from cards import texts, verbs
+from signals import stale
 from signals.crm import CrmEntry, upsert_crm_entries
 from signals.directory import DirectoryPerson, upsert_people
 from signals.ingest import Writer, write_all
@@ -135,8 +136,12 @@ def org(engine: Engine) -> Engine:
 
 
 @pytest.fixture
-async def client(org: Engine) -> AsyncIterator[Client]:
-    bot = WhoKnowsBot(org, dev_mode=True)
+def bot(org: Engine) -> WhoKnowsBot:
+    return WhoKnowsBot(org, dev_mode=True)
+
+
+@pytest.fixture
+async def client(bot: WhoKnowsBot) -> AsyncIterator[Client]:
     client = TestClient(TestServer(create_app(bot, host=BotHost(bot, AuthConfig()))))
     await client.start_server()
     yield client
@@ -380,7 +385,7 @@ async def test_welcome_once(client: Client, connector: Connector) -> None:
 
 
 async def test_opt_out_deletes_and_hides(
-    client: Client, connector: Connector, session: Session
+    client: Client, connector: Connector, session: Session, bot: WhoKnowsBot
 ) -> None:
     tricia = person_id(session, "Tricia Potter")
     confirm = await say(client, connector, "opt out", n=2)
@@ -391,6 +396,9 @@ async def test_opt_out_deletes_and_hides(
     assert stored is not None and stored > 0
     done = (await click(client, connector, verbs.OPT_OUT_CONFIRM, {}, n=2))["value"]
     assert "opted out" in card_text(done).lower()
+    await bot.settle()  # what others' connections counted of her interactions is recomputed
+    with session.bind.connect() as conn:  # type: ignore[union-attr]
+        assert not stale.pending(conn)
     session.expire_all()
     assert session.get(Person, tricia).opted_out  # type: ignore[union-attr]
     for table, column in (

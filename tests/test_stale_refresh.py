@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from signals import stale
 from signals.demo import build_demo, generate
@@ -23,11 +24,13 @@ from signals.models import (
     Kind,
     PairStrength,
     Participant,
+    Person,
     StalePair,
     StaleThread,
     ThreadMember,
 )
 from signals.rebuild import rebuild_aggregates, rebuild_in
+from signals.store import forget_person
 
 
 @pytest.fixture
@@ -148,6 +151,25 @@ def test_refresh_keeps_feedback_and_a_full_rebuild_clears_the_marks(demo: Engine
         assert stale.pending(conn)
         rebuild_in(conn)
         assert _count(conn, StalePair) == 0 and _count(conn, StaleThread) == 0
+
+
+def test_an_opt_out_marks_what_others_counted_of_the_deleted_interactions(demo: Engine) -> None:
+    """Deleting a colleague's data removes the meetings they organised and their place
+    in others' audiences: other pairs counted those, and the refresh corrects them."""
+    with Session(demo) as session, session.begin():
+        busiest = session.execute(
+            select(Participant.person_id)
+            .join(Person, Person.id == Participant.person_id)
+            .where(Person.internal, Participant.role == "organizer")
+            .group_by(Participant.person_id)
+            .order_by(func.count().desc(), Participant.person_id)
+        ).scalar()
+        assert busiest is not None
+        forget_person(session, busiest)
+        conn = session.connection()
+        assert stale.pending(conn)
+        stale.refresh(conn)
+        _assert_as_full_rebuild(conn)
 
 
 def test_nothing_marked_refreshes_nothing(demo: Engine) -> None:
