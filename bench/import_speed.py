@@ -12,7 +12,8 @@ then where the time goes: the Writer's own per-phase wall-clock timings
 cProfile pass over the first records and its top functions. Finally it measures
 how fast mbox files are parsed (messages/s, headers only) against reading the
 same fields with the standard library (``mailbox.mbox``, which parses whole
-messages, plus ``getaddresses`` and ``parsedate_to_datetime``).
+messages, plus ``getaddresses`` and ``parsedate_to_datetime``). On SQLite it
+also prints what noticing late messages costs a file import (``order_tracking``).
 
 Usage: python bench/import_speed.py [--n 50000] [--batch N] [--mbox 20000]
        [--only sqlite|postgresql] [--profile] [--json]
@@ -25,6 +26,7 @@ import argparse
 import cProfile
 import json
 import mailbox
+import math
 import os
 import pstats
 import random
@@ -37,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -45,7 +48,7 @@ from sqlalchemy.engine import make_url
 
 from signals import db, settings
 from signals.importers.mbox import read_mbox
-from signals.ingest import Writer, write_all
+from signals.ingest import Writer, late_keys, write_all
 from signals.models import Kind, Response
 from signals.records import Attendee, InteractionRecord, Party
 from signals.store import create_store
@@ -297,6 +300,52 @@ def mbox_speed(n: int) -> dict[str, Any]:
     }
 
 
+def order_tracking(records: list[InteractionRecord], batch: int) -> dict[str, Any]:
+    """What noticing late messages costs a file import (SQLite, ``Importer``).
+
+    The same records imported with ``ingest.late_keys`` and with it stubbed out (the
+    minimal alternative: what the importer did before), in time order and with the
+    two halves swapped (a second mailbox holding the earlier half), alternating, best
+    of two each. The swapped import also pays for the refresh at its end.
+    """
+    import signals.importers.run as run
+
+    half = len(records) // 2
+    orders = {"in_time_order": records, "halves_swapped": records[half:] + records[:half]}
+
+    def once(rows: list[InteractionRecord], tracked: bool) -> tuple[float, int]:
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = create_store(f"sqlite:///{tmp}/order.db")
+            importer = run.Importer(engine, internal_domains=["contoso.com"], batch_size=batch)
+            with mock.patch.object(
+                run, "late_keys", late_keys if tracked else (lambda conn, recs: [])
+            ):
+                t0 = time.perf_counter()
+                for rec in rows:
+                    importer.add(rec)
+                report = importer.finish()
+                elapsed = time.perf_counter() - t0
+            engine.dispose()
+        return elapsed, report.refreshed_pairs
+
+    out: dict[str, Any] = {}
+    for name, rows in orders.items():
+        best = {True: math.inf, False: math.inf}
+        refreshed = 0
+        for _ in range(2):
+            for tracked in (False, True):
+                elapsed, pairs = once(rows, tracked)
+                best[tracked] = min(best[tracked], elapsed)
+                refreshed = pairs if tracked else refreshed
+        out[name] = {
+            "tracked_s": round(best[True], 3),
+            "untracked_s": round(best[False], 3),
+            "ratio": round(best[True] / best[False], 3),
+            "refreshed_pairs": refreshed,
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=50_000, help="interactions to write")
@@ -327,10 +376,13 @@ def main() -> None:
             for name in names:
                 drop(name)
             admin.dispose()
+    order = order_tracking(records, batch) if args.only in (None, "sqlite") else {}
     parse = mbox_speed(args.mbox)
 
     if args.json:
-        print(json.dumps({"write": results, "mbox_parse": parse}, indent=2))
+        print(
+            json.dumps({"write": results, "order_tracking": order, "mbox_parse": parse}, indent=2)
+        )
         return
     for r in results:
         print(
@@ -347,6 +399,12 @@ def main() -> None:
             print(f"{'':>14}top functions by own time (cProfile, first {PROFILED:,} records):")
             for line in r["top_functions"]:
                 print(f"{'':>16}{line}")
+    for name, r in order.items():
+        print(
+            f"late-message check, {name.replace('_', ' ')} (SQLite, Importer): "
+            f"{r['tracked_s']}s with, {r['untracked_s']}s without: x{r['ratio']}"
+            f" ({r['refreshed_pairs']} pairs refreshed at the end)"
+        )
     print(
         f"mbox parse: {parse['messages_per_s']:,} messages/s ({parse['megabytes_per_s']} MB/s, "
         f"{parse['messages']:,} messages, {parse['megabytes']} MB); stdlib mailbox.mbox: "
