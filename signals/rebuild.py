@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, delete, insert, select, update
 
-from signals.aggregate import Aggregator, Event, PairDelta, author_automated
+from signals.aggregate import Aggregator, Eligible, Event, PairDelta, author_automated
 from signals.ingest import chunks, upsert_pairs
 from signals.meta import StoreFacts, read_facts
 from signals.models import (
@@ -97,15 +97,22 @@ def events_of(conn: Connection, interaction_ids: Iterable[int]) -> Iterator[Even
         yield event
 
 
-def aggregator_for(conn: Connection, facts: StoreFacts) -> Aggregator:
-    """An empty aggregator with the store's clock, audience cap and pair sides."""
+def pair_sides(conn: Connection, facts: StoreFacts) -> tuple[Eligible, Eligible]:
+    """Who may be an introducer, and who a lead: colleagues and external contacts,
+    or anyone in evaluation mode (``pair_mode`` "all")."""
     internal = set(conn.execute(select(Person.id).where(Person.internal)).scalars())
     everyone = facts.pair_mode == "all"
+    return (lambda p: everyone or p in internal), (lambda p: everyone or p not in internal)
+
+
+def aggregator_for(conn: Connection, facts: StoreFacts) -> Aggregator:
+    """An empty aggregator with the store's clock, audience cap and pair sides."""
+    is_introducer, is_lead = pair_sides(conn, facts)
     return Aggregator(
         facts.clock,
         max_audience=facts.max_audience,
-        is_introducer=lambda p: everyone or p in internal,
-        is_lead=lambda p: everyone or p not in internal,
+        is_introducer=is_introducer,
+        is_lead=is_lead,
     )
 
 

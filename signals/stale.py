@@ -27,6 +27,7 @@ from signals.ingest import chunks
 from signals.meta import StoreFacts, read_facts
 from signals.models import (
     Interaction,
+    Kind,
     PairStrength,
     Participant,
     StalePair,
@@ -34,10 +35,12 @@ from signals.models import (
     ThreadMember,
 )
 from signals.rebuild import (
+    AUTHOR_ROLES,
     aggregator_for,
     events_of,
     lock_aggregates,
     lowered_feedback,
+    pair_sides,
     rebuild_in,
     write_aggregates,
 )
@@ -58,38 +61,53 @@ class Refreshed:
     full: bool = False
 
 
-def touched_pairs(conn: Connection, interaction_ids: Iterable[int]) -> set[Pair]:
-    """The stored pairs these interactions may have added to.
+def touched_pairs(conn: Connection, interaction_ids: Iterable[int], facts: StoreFacts) -> set[Pair]:
+    """The pairs these interactions may add to, stored or not (a superset).
 
-    An interaction adds to pairs of its participants, and (thread credit) to pairs
-    of its author and the people who wrote in its thread. Only pairs both of whose
-    people took part in one of these interactions or its thread are returned, so a
-    mass mailing costs its participants, not their square.
+    The shapes are the aggregator's: an e-mail links its author with each recipient
+    and (thread credit) with each person who wrote in its thread; a meeting, call or
+    chat links every two of its parties, and a meeting beyond the audience cap
+    nobody. A late message can give a pair its first credit, so stored pairs alone
+    would not do.
     """
+    is_introducer, is_lead = pair_sides(conn, facts)
     out: set[Pair] = set()
     for part in chunks(sorted(set(interaction_ids))):
-        people: dict[int, set[int]] = {}  # person -> the interactions they touch
-        participants = conn.execute(
-            select(Participant.person_id, Participant.interaction_id).where(
-                Participant.interaction_id.in_(part)
-            )
-        ).all()
-        members = conn.execute(
-            select(ThreadMember.person_id, Interaction.id)
+        kinds: dict[int, str] = {}
+        authors: dict[int, int] = {}
+        parties: dict[int, set[int]] = {}
+        for interaction, kind, person, role in conn.execute(
+            select(Interaction.id, Interaction.kind, Participant.person_id, Participant.role)
+            .join(Participant, Participant.interaction_id == Interaction.id)
+            .where(Interaction.id.in_(part))
+        ):
+            kinds[interaction] = kind
+            parties.setdefault(interaction, set()).add(person)
+            if role in AUTHOR_ROLES:
+                authors[interaction] = person
+        writers: dict[int, set[int]] = {}
+        for interaction, person in conn.execute(
+            select(Interaction.id, ThreadMember.person_id)
             .join(ThreadMember, ThreadMember.thread_key == Interaction.thread_key)
             .where(Interaction.id.in_(part))
-        ).all()
-        for person, interaction in [*participants, *members]:
-            people.setdefault(person, set()).add(interaction)
-        for who in chunks(sorted(people)):
-            for introducer, lead in conn.execute(
-                select(PairStrength.introducer_id, PairStrength.lead_id).where(
-                    PairStrength.introducer_id.in_(who)
-                )
-            ):
-                shared = people.get(lead)
-                if shared is not None and not shared.isdisjoint(people[introducer]):
-                    out.add((introducer, lead))
+        ):
+            writers.setdefault(interaction, set()).add(person)
+        for interaction, people in parties.items():
+            if kinds[interaction] == Kind.EMAIL.value:
+                author = authors.get(interaction)
+                if author is None:
+                    continue
+                linked = [
+                    pair
+                    for other in people | writers.get(interaction, set())
+                    if other != author
+                    for pair in ((author, other), (other, author))
+                ]
+            elif kinds[interaction] == Kind.MEETING.value and len(people) > facts.max_audience + 1:
+                continue
+            else:
+                linked = [(a, b) for a in people for b in people if a != b]
+            out.update((i, lead) for i, lead in linked if is_introducer(i) and is_lead(lead))
     return out
 
 
@@ -109,6 +127,7 @@ def mark(conn: Connection, interaction_ids: Iterable[int]) -> None:
     """Mark what these interactions touched as stale, in the caller's transaction:
     before they are deleted, or after they were stored later than a message of
     their thread."""
+    facts = read_facts(conn)
     for part in chunks(sorted(set(interaction_ids))):
         own = conn.execute(
             select(Interaction.id, Interaction.thread_key, Interaction.source_key).where(
@@ -123,7 +142,7 @@ def mark(conn: Connection, interaction_ids: Iterable[int]) -> None:
         threads = {t for _, t, _ in own if t} | {t for _, t in replies if t}
         loose = [i for i, t in replies if not t]  # a reply outside any thread: its own pairs
         _add_threads(conn, threads)
-        _add_pairs(conn, touched_pairs(conn, [*part, *loose]))
+        _add_pairs(conn, touched_pairs(conn, [*part, *loose], facts))
 
 
 def mark_keys(conn: Connection, source_keys: Iterable[str]) -> None:
@@ -189,9 +208,10 @@ def refresh(conn: Connection, *, facts: StoreFacts | None = None) -> Refreshed:
     writer adds to a pair between its replay and its replacement.
     """
     lock_aggregates(conn)
+    facts = facts or read_facts(conn)
     threads = set(conn.execute(select(StaleThread.thread_key)).scalars())
     # Every pair a message of a stale thread adds to may have lost or gained credit.
-    _add_pairs(conn, touched_pairs(conn, _thread_interactions(conn, threads)))
+    _add_pairs(conn, touched_pairs(conn, _thread_interactions(conn, threads), facts))
     stale = {
         (i, lead) for i, lead in conn.execute(select(StalePair.introducer_id, StalePair.lead_id))
     }
@@ -224,7 +244,7 @@ def refresh(conn: Connection, *, facts: StoreFacts | None = None) -> Refreshed:
                 select(Interaction.id).where(Interaction.source_key.in_(replied_to))
             ).scalars()
         )
-    agg = aggregator_for(conn, facts or read_facts(conn))
+    agg = aggregator_for(conn, facts)
     agg.add_all(events_of(conn, replay | parents))
     feedback = lowered_feedback(conn, stale_only=True)
     conn.execute(
