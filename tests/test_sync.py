@@ -463,6 +463,7 @@ async def test_expired_delta_token_restarts_without_duplicates(
     assert not summary.errors, summary.errors
     assert summary.new_interactions == 3 and summary.duplicates > 0
     assert any(s.status == 410 for s in server.served[before:])
+    assert not summary.rebuilt  # re-reading known mail leaves the aggregates as they are
     assert_same_store(store, server, clock.now, tmp_path)
 
 

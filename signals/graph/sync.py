@@ -8,10 +8,11 @@ committed page; items seen twice are recognised by their ``source_key``.
 Removed items (``@removed`` in a mail delta) delete the interaction they became, unless
 another mailbox still holds the same message. The per-pair aggregates are additive and
 cannot take one interaction back out exactly (thread and reply credit depend on what
-came before), so deleting marks them stale and the run ends with a rebuild of the
-aggregates, as does a back-fill (whose mailboxes arrive in no particular time order).
-The mark is committed with the deletion, so a crash before the rebuild is caught by
-the next run.
+came before), so a deletion, or a message stored after a later one of its thread, marks
+what it touched stale (``signals.stale``) and the run ends by recomputing just that.
+The tenant's first back-fill, whose mailboxes arrive in no particular time order, ends
+with a full rebuild instead. Marks are committed with the page, so a crash before the
+refresh is caught by the next run.
 """
 
 from __future__ import annotations
@@ -159,6 +160,11 @@ def _retryable_db_error(exc: DBAPIError) -> bool:
     return code in ("40P01", "40001") or "database is locked" in str(exc.orig)
 
 
+def _meta_get(conn: Connection, key: str) -> str | None:
+    value: str | None = conn.execute(select(StoreMeta.value).where(StoreMeta.key == key)).scalar()
+    return value
+
+
 def _meta_set(conn: Connection, key: str, value: str) -> None:
     stmt = dialect_insert(conn, StoreMeta).values(key=key, value=value)
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
@@ -211,6 +217,7 @@ class SyncRunner:
                 client.user_agent = f"whoknows-sync ({self.owner})"
         self._write_lock = asyncio.Lock()
         self._writer: Writer | None = None
+        self._first_read = True  # set at the start of each run (see _no_mail_yet)
         self._blocked: set[str] = set()
         self._blocked_ids: set[str] = set()
         self._excluded_emails = {e for e in (normalise_email(x) for x in config.excluded) if e}
@@ -272,6 +279,7 @@ class SyncRunner:
         before = ClientStats()
         before.add(self.graph.stats)
         try:
+            self._first_read = await self._db(self._no_mail_yet)
             await self._guarded(DIRECTORY, self._directory(started))
             await self._prepare()
             await self._mailboxes(started)
@@ -315,16 +323,26 @@ class SyncRunner:
                 is not None
             )
 
+    def _no_mail_yet(self) -> bool:
+        """Whether no mail folder has been read to its end yet: the tenant's first
+        back-fill, whose mailboxes arrive in no time order and which ends with a full
+        rebuild (later first reads, of a new mailbox or after an expired delta token,
+        mark what their late messages change instead)."""
+        with self.engine.connect() as conn:
+            done = conn.execute(
+                select(SyncState.id)
+                .where(SyncState.source.like("mail:%"), SyncState.delta_link.is_not(None))
+                .limit(1)
+            ).first()
+            return done is None
+
     def _stale_pending(self) -> bool:
         with self.engine.connect() as conn:
             return stale.pending(conn)
 
     def _rebuild_pending(self) -> bool:
         with self.engine.connect() as conn:
-            return (
-                conn.execute(select(StoreMeta.value).where(StoreMeta.key == REBUILD_KEY)).scalar()
-                is not None
-            )
+            return _meta_get(conn, REBUILD_KEY) is not None
 
     async def _leased(
         self, source: str, started: datetime, work: Callable[[int], Awaitable[int | None]]
@@ -703,7 +721,8 @@ class SyncRunner:
                 keys[item_key] = rec.source_key
 
         def apply(conn: Connection) -> int:
-            late = late_keys(conn, records)
+            # Marks would be wasted while a full rebuild is due anyway.
+            late = [] if _meta_get(conn, REBUILD_KEY) else late_keys(conn, records)
 
             def then(c: Connection) -> None:
                 stale.mark_keys(c, late)
@@ -735,7 +754,7 @@ class SyncRunner:
             headers={"Prefer": f"odata.maxpagesize={self.config.page_size}"},
             page_to_work=lambda page: self._mail_page(user_id, email, page),
             mailbox=user_id,
-            full_sync_marks_stale=True,
+            full_sync_marks_stale=self._first_read,
         )
 
     async def _calendar(self, lease_row: int, user_id: str, email: str) -> int:
@@ -775,7 +794,7 @@ class SyncRunner:
             page_to_work=to_work,
             link_values=links,
             mailbox=user_id,
-            full_sync_marks_stale=covered is None,
+            full_sync_marks_stale=covered is None and self._first_read,
         )
 
     async def _paged(
