@@ -15,7 +15,7 @@ from signals import sync_settings
 from signals.graph.auth import Credentials
 from signals.graph.errors import SyncError
 from signals.graph.sync import RunSummary, SyncConfig, SyncRunner, make_clients
-from signals.models import SyncState
+from signals.models import StalePair, StaleThread, SyncState
 
 
 def _when(at: datetime | None) -> str:
@@ -44,6 +44,10 @@ def status_lines(engine: Engine) -> list[str]:
                 f"{source:<20} last success {_when(newest)} ({scope}{errors} with errors, "
                 f"{items or 0} items)"
             )
+        waiting = [
+            conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (StalePair, StaleThread)
+        ]
         failing = conn.execute(
             select(SyncState.source, SyncState.scope, SyncState.last_error)
             .where(SyncState.last_error.is_not(None))
@@ -52,6 +56,11 @@ def status_lines(engine: Engine) -> list[str]:
         ).all()
     for source, scope, error in failing:
         lines.append(f"  error {source} {scope}: {error}")
+    if any(waiting):
+        lines.append(
+            f"connections to recompute: {waiting[0]} pairs, {waiting[1]} threads "
+            "(removed or late messages; the next sync or import run does it)"
+        )
     return lines or ["no sync has run yet"]
 
 

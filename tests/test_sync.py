@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, func, select, update
 
 from bot.cli import main
-from signals import db
+from signals import db, stale
 from signals.crm import CrmEntry, upsert_crm_entries
 from signals.directory import upsert_people
 from signals.graph import dataverse, leases, mapping
@@ -568,6 +568,12 @@ def test_cli_sync_once_fills_the_store(
     status = runner.invoke(main, ["sync", "--status", "--db", sqlite_url], env=env)
     assert status.exit_code == 0, status.output
     assert "mail:inbox" in status.output and "4 mailboxes" in status.output
+    assert "connections to recompute" not in status.output
+    with engine.begin() as conn:  # a removal marked, its run not finished
+        stale.mark(conn, conn.execute(select(Interaction.id).limit(3)).scalars())
+    engine.dispose()
+    waiting = runner.invoke(main, ["sync", "--status", "--db", sqlite_url], env=env)
+    assert "connections to recompute:" in waiting.output and "pairs" in waiting.output
     assert {s.mailbox for s in server.served if s.mailbox} == IN_SCOPE | {"u-olivia"}
     # The answer the bot gives comes from the synced store.
     asked = runner.invoke(main, ["ask", "who knows Yvonne McKay", "--json", "--db", sqlite_url])
