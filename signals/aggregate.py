@@ -16,7 +16,7 @@ new interactions; ``rebuild`` feeds it the stored ones.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -203,6 +203,9 @@ class Aggregator:
         self.is_introducer = is_introducer
         self.is_lead = is_lead
         self.threads: dict[str, set[int]] = thread_members if thread_members is not None else {}
+        # Memberships added to those given; without any given (a rebuild), every
+        # membership is new and ``threads`` alone holds them (see memberships).
+        self._seeded = thread_members is not None
         self.new_thread_members: set[tuple[str, int]] = set()
         self.pairs: dict[tuple[int, int], PairDelta] = {}
         self._growth: dict[datetime, float] = {}
@@ -266,7 +269,17 @@ class Aggregator:
                         bump(pid, author, _IN_THREAD, weight, at, False, _DIR_IN, False)
             if author not in members:
                 members.add(author)
-                self.new_thread_members.add((e.thread_key, author))
+                if self._seeded:
+                    self.new_thread_members.add((e.thread_key, author))
+
+    def memberships(self) -> Iterator[tuple[str, int]]:
+        """The (thread, writer) memberships this aggregator added, in order."""
+        if self._seeded:
+            yield from sorted(self.new_thread_members)
+            return
+        for thread in sorted(self.threads):
+            for person in sorted(self.threads[thread]):
+                yield thread, person
 
     def _bump(
         self,

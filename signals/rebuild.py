@@ -1,9 +1,10 @@
 """Recomputing the per-pair aggregates from the stored interactions.
 
 Needed when the half-life or audience cap changes, and by the evaluation,
-which ranks with only the interactions before a cutoff. It feeds the same
-:class:`signals.aggregate.Aggregator` that the importers use, so both paths
-give the same numbers.
+which ranks with only the interactions before a cutoff; ``signals.stale``
+replays parts of the store with the same pieces. It feeds the same
+:class:`signals.aggregate.Aggregator` that the importers use, so all paths give
+the same numbers.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ _ATTENDEE_ROLES = {Role.ATTENDEE.value, Role.CALLEE.value, Role.MEMBER.value}
 _RESPONSES = {r.value: r for r in Response}
 _KINDS = {k.value: k for k in Kind}
 _STREAM_BATCH = 10_000
+_WRITE_CHUNK = 20_000
 
 
 _EVENT_COLUMNS: tuple[Any, ...] = (
@@ -73,16 +75,54 @@ def stored_events(conn: Connection, until: datetime | None = None) -> Iterator[E
     """The stored interactions as aggregate events, oldest first.
 
     One query streams each interaction with its participants, so memory holds a
-    batch of rows and the authors of the e-mails seen so far (for replies), not
-    every participant of the store (6–8 GB at five million interactions).
+    batch of rows, not every participant of the store (6–8 GB at five million
+    interactions). The authors of the messages a batch replies to are looked up per
+    batch, among the messages before it, rather than kept for every e-mail seen.
     """
     query = _event_rows().order_by(Interaction.occurred_at, Interaction.id)
     if until is not None:
         query = query.where(Interaction.occurred_at < until)
-    authors: dict[str, int] = {}
+    automated = _automated(conn)
     rows = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
-    for _, event in grouped_events(rows, _automated(conn), authors):
-        yield event
+    for batch in chunks(_grouped(rows), _STREAM_BATCH // 2):
+        first = batch[0][0]
+        authors = _authors_before(
+            conn, {row.parent_key for row, _ in batch if row.parent_key}, first
+        )
+        for row, parts in batch:
+            yield to_event(row, parts, automated, authors)
+
+
+def _authors_before(conn: Connection, keys: set[str], first: Any) -> dict[str, int]:
+    """The authors of these e-mails, for those stored before ``first`` (in time, then
+    id order: the replay has met them); later ones join as the replay meets them."""
+    authors: dict[str, int] = {}
+    for part in chunks(sorted(keys)):
+        for key, author, at, iid in conn.execute(
+            select(
+                Interaction.source_key,
+                Participant.person_id,
+                Interaction.occurred_at,
+                Interaction.id,
+            )
+            .join(Participant, Participant.interaction_id == Interaction.id)
+            .where(
+                Interaction.source_key.in_(part),
+                Interaction.kind == Kind.EMAIL.value,
+                Participant.role.in_(AUTHOR_ROLES),
+            )
+        ):
+            if (at, iid) < (first.occurred_at, first.id):
+                authors.setdefault(key, author)
+    return authors
+
+
+def _grouped(rows: Iterable[Any]) -> Iterator[tuple[Any, list[tuple[int, str, str]]]]:
+    """Rows of interactions joined with their participants, ordered by interaction,
+    as (first row, [(person, role, response)]) per interaction."""
+    for _, group in groupby(rows, key=lambda row: row.id):
+        parts = list(group)
+        yield parts[0], [(r.person_id, r.role, r.response) for r in parts]
 
 
 def events_of(conn: Connection, interaction_ids: Iterable[int]) -> Iterator[Event]:
@@ -122,13 +162,8 @@ def grouped_events(
     """Rows of interactions joined with their participants (``person_id``, ``role``,
     ``response``), ordered by time then interaction id, as (first row, event) per
     interaction; see :func:`to_event` for ``automated`` and ``authors``."""
-    for _, group in groupby(rows, key=lambda row: row.id):
-        parts = list(group)
-        first = parts[0]
-        yield (
-            first,
-            to_event(first, [(r.person_id, r.role, r.response) for r in parts], automated, authors),
-        )
+    for first, parts in _grouped(rows):
+        yield first, to_event(first, parts, automated, authors)
 
 
 def to_event(
@@ -195,7 +230,7 @@ def rebuild_in(
     conn.execute(delete(ThreadMember))
     conn.execute(delete(StalePair))  # everything is recomputed: nothing is stale any more
     conn.execute(delete(StaleThread))
-    write_aggregates(conn, agg.pairs, agg.new_thread_members, feedback)
+    write_aggregates(conn, agg.pairs, agg.memberships(), feedback)
     return len(agg.pairs)
 
 
@@ -221,11 +256,12 @@ def write_aggregates(
     feedback: list[Any],
 ) -> None:
     """Store recomputed pairs and thread members (their old rows already deleted),
-    and put back the feedback of the pairs that remain."""
-    members = sorted(members)
-    if members:
-        conn.execute(insert(ThreadMember), [{"thread_key": t, "person_id": p} for t, p in members])
-    upsert_pairs(conn, pairs)
+    and put back the feedback of the pairs that remain. Written in chunks, so that
+    the rows for the driver never add a second copy of a whole store's aggregates."""
+    for part in chunks(members, _WRITE_CHUNK):
+        conn.execute(insert(ThreadMember), [{"thread_key": t, "person_id": p} for t, p in part])
+    for keys in chunks(sorted(pairs), _WRITE_CHUNK):
+        upsert_pairs(conn, {key: pairs[key] for key in keys})
     kept = [{"i": i, "l": lead, "f": f} for i, lead, f in feedback if (i, lead) in pairs]
     if kept:
         conn.execute(

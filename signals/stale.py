@@ -258,7 +258,7 @@ def refresh(conn: Connection, *, facts: StoreFacts | None = None) -> Refreshed:
     write_aggregates(
         conn,
         {key: agg.pairs[key] for key in stale if key in agg.pairs},
-        (member for member in agg.new_thread_members if member[0] in threads),
+        (member for member in agg.memberships() if member[0] in threads),
         feedback,
     )
     conn.execute(delete(StalePair))
