@@ -205,10 +205,15 @@ def to_event(
 
 def lock_aggregates(conn: Connection) -> None:
     """On PostgreSQL, make writers that would add to the aggregates (or mark them
-    stale) wait until this transaction has replaced them."""
+    stale) wait until this transaction has replaced them.
+
+    The tables are locked in the order writers touch them (the importer's thread
+    members, then pairs, then ``signals.stale``'s marks), so that a writer already
+    under way finishes instead of deadlocking with this transaction.
+    """
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(
-            "LOCK TABLE pair_strength, thread_members, stale_pairs, stale_threads"
+            "LOCK TABLE thread_members, pair_strength, stale_pairs, stale_threads"
             " IN SHARE ROW EXCLUSIVE MODE"
         )
 

@@ -141,8 +141,8 @@ def mark(conn: Connection, interaction_ids: Iterable[int]) -> None:
         ).all()
         threads = {t for _, t, _ in own if t} | {t for _, t in replies if t}
         loose = [i for i, t in replies if not t]  # a reply outside any thread: its own pairs
-        _add_threads(conn, threads)
         _add_pairs(conn, touched_pairs(conn, [*part, *loose], facts))
+        _add_threads(conn, threads)  # after the pairs: the order of lock_aggregates
 
 
 def mark_keys(conn: Connection, source_keys: Iterable[str]) -> None:

@@ -21,6 +21,7 @@ from signals.models import (
     Role,
     ThreadMember,
 )
+from signals.rebuild import lock_aggregates
 
 
 def create_store(url: str | None = None, *, pair_mode: str = "internal") -> Engine:
@@ -126,6 +127,9 @@ def forget_person(session: Session, person_id: int) -> Forgotten:
     the bot recomputes them once it has answered, as would the next sync or import
     (``signals.stale``).
     """
+    # Its marks and deletions touch the aggregate tables in another order than the
+    # importer's: taking them all first keeps it from deadlocking with a writer.
+    lock_aggregates(session.connection())
     took_part = select(Participant.interaction_id).where(Participant.person_id == person_id)
     stale.mark(session.connection(), session.execute(took_part).scalars().all())
     authored = select(Participant.interaction_id).where(
