@@ -48,7 +48,7 @@ from sqlalchemy.engine import make_url
 
 from signals import db, settings
 from signals.importers.mbox import read_mbox
-from signals.ingest import Writer, late_keys, write_all
+from signals.ingest import Writer, write_all
 from signals.models import Kind, Response
 from signals.records import Attendee, InteractionRecord, Party
 from signals.store import create_store
@@ -303,12 +303,14 @@ def mbox_speed(n: int) -> dict[str, Any]:
 def order_tracking(records: list[InteractionRecord], batch: int) -> dict[str, Any]:
     """What noticing late messages costs a file import (SQLite, ``Importer``).
 
-    The same records imported with ``ingest.late_keys`` and with it stubbed out (the
-    minimal alternative: what the importer did before), in time order and with the
-    two halves swapped (a second mailbox holding the earlier half), alternating, best
-    of two each. The swapped import also pays for the refresh at its end.
+    The same records imported with the Writer's late-message lookup and with it
+    stubbed out (the minimal alternative: what the importer did before), in time
+    order and with the two halves swapped (a second mailbox holding the earlier
+    half), alternating, best of two each. The swapped import also pays for the
+    refresh at its end.
     """
     import signals.importers.run as run
+    import signals.ingest as ingest
 
     half = len(records) // 2
     orders = {"in_time_order": records, "halves_swapped": records[half:] + records[:half]}
@@ -318,7 +320,7 @@ def order_tracking(records: list[InteractionRecord], batch: int) -> dict[str, An
             engine = create_store(f"sqlite:///{tmp}/order.db")
             importer = run.Importer(engine, internal_domains=["contoso.com"], batch_size=batch)
             with mock.patch.object(
-                run, "late_keys", late_keys if tracked else (lambda conn, recs: [])
+                ingest, "_late", ingest._late if tracked else (lambda sql, new: [])
             ):
                 t0 = time.perf_counter()
                 for rec in rows:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from time import perf_counter
@@ -77,12 +77,15 @@ class IngestStats:
     new_interactions: int = 0
     duplicates: int = 0
     new_people: int = 0
+    # Source keys of new messages that landed late (see Writer.write_on's find_late).
+    late: list[str] = field(default_factory=list)
 
     def add(self, other: IngestStats) -> None:
         self.messages += other.messages
         self.new_interactions += other.new_interactions
         self.duplicates += other.duplicates
         self.new_people += other.new_people
+        self.late += other.late
 
 
 @dataclass(slots=True)
@@ -404,30 +407,23 @@ def upsert_pairs(conn: Connection, pairs: dict[tuple[int, int], PairDelta]) -> N
         sql.close()
 
 
-def late_keys(conn: Connection, records: Iterable[InteractionRecord]) -> list[str]:
-    """The new messages among ``records`` that land before a stored later message of
-    their thread, or after a stored reply to them. Read before they are written.
+def _late(sql: _Sql, new: list[InteractionRecord]) -> list[str]:
+    """The source keys of these new messages that land before a stored later message
+    of their thread, or after a stored reply to them (read before they are written).
 
     Thread and reply credit depend on the order messages arrive in; a message that
     arrives late (another folder, another mailbox, a later page) leaves the additive
     aggregates of the messages after it different from a chronological import: the
     caller marks them stale once the batch is stored (``signals.stale.mark_keys``).
     """
-    by_key = {rec.source_key: rec for rec in records}
-    sql = _Sql(conn)
-    try:
-        stored = set(sql.existing_keys(sorted(by_key)))
-        new = [rec for key, rec in by_key.items() if key not in stored]
-        threads = sorted({rec.thread_key for rec in new if rec.thread_key})
-        latest = {thread: _as_utc(at) for thread, at in sql.thread_latest(threads)}
-        late = {
-            rec.source_key
-            for rec in new
-            if rec.thread_key in latest and latest[rec.thread_key] > rec.occurred_at
-        }
-        late.update(sql.replied_to(sorted(rec.source_key for rec in new)))
-    finally:
-        sql.close()
+    threads = sorted({rec.thread_key for rec in new if rec.thread_key})
+    latest = {thread: _as_utc(at) for thread, at in sql.thread_latest(threads)}
+    late = {
+        rec.source_key
+        for rec in new
+        if rec.thread_key in latest and latest[rec.thread_key] > rec.occurred_at
+    }
+    late.update(sql.replied_to(sorted(rec.source_key for rec in new)))
     return sorted(late)
 
 
@@ -611,8 +607,12 @@ class Writer:
         self._tick("commit", started)
         return stats
 
-    def write_on(self, conn: Connection, records: Iterable[InteractionRecord]) -> IngestStats:
-        """Write one batch inside the caller's transaction (e.g. with a sync page's link)."""
+    def write_on(
+        self, conn: Connection, records: Iterable[InteractionRecord], *, find_late: bool = False
+    ) -> IngestStats:
+        """Write one batch inside the caller's transaction (e.g. with a sync page's link).
+        With ``find_late``, ``stats.late`` names the new messages that arrived out of
+        time order, for the caller to mark stale once written."""
         batch = list(records)
         stats = IngestStats(messages=len(batch))
         if not batch:
@@ -626,7 +626,7 @@ class Writer:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self._write(conn, sql, batch, stats)
+            self._write(conn, sql, batch, stats, find_late)
         except BaseException:
             self.forget()
             raise
@@ -644,7 +644,12 @@ class Writer:
         self._seen.clear()
 
     def _write(
-        self, conn: Connection, sql: _Sql, batch: list[InteractionRecord], stats: IngestStats
+        self,
+        conn: Connection,
+        sql: _Sql,
+        batch: list[InteractionRecord],
+        stats: IngestStats,
+        find_late: bool,
     ) -> None:
         started = perf_counter()
         unique: dict[str, InteractionRecord] = {}
@@ -660,6 +665,9 @@ class Writer:
         started = self._tick("dedupe (read existing keys)", started)
         if not fresh:
             return
+        if find_late:
+            stats.late = _late(sql, fresh)
+            started = self._tick("late messages (read)", started)
 
         parties: dict[str, str] = {}  # first non-empty name of each address, in order
         get = parties.get

@@ -147,7 +147,7 @@ def mark(conn: Connection, interaction_ids: Iterable[int]) -> None:
 
 def mark_keys(conn: Connection, source_keys: Iterable[str]) -> None:
     """:func:`mark` for stored interactions named by their source keys (the
-    :func:`signals.ingest.late_keys` of a batch, once it is written)."""
+    late messages of a batch a ``Writer`` found, once it is written)."""
     for part in chunks(sorted(set(source_keys))):
         mark(
             conn,

@@ -41,7 +41,7 @@ from signals.graph import dataverse, leases, mapping
 from signals.graph.auth import Credentials, TokenProvider, resource_scope
 from signals.graph.client import ClientStats, GraphClient, Page, Sleep
 from signals.graph.errors import DeltaExpired, NotPermitted, SyncError
-from signals.ingest import IngestStats, Writer, late_keys
+from signals.ingest import IngestStats, Writer
 from signals.models import (
     Address,
     GraphItem,
@@ -614,7 +614,7 @@ class SyncRunner:
 
         def apply(conn: Connection) -> int:
             assert self._writer is not None
-            stats = _write_on(self._writer, conn, records, lambda _c: None)
+            stats = _write_on(self._writer, conn, records, lambda _c, _stats: None)
             self.summary.new_interactions += stats.new_interactions
             self.summary.duplicates += stats.duplicates
             return stats.new_interactions
@@ -721,16 +721,15 @@ class SyncRunner:
                 keys[item_key] = rec.source_key
 
         def apply(conn: Connection) -> int:
-            # Marks would be wasted while a full rebuild is due anyway.
-            late = [] if _meta_get(conn, REBUILD_KEY) else late_keys(conn, records)
-
-            def then(c: Connection) -> None:
-                stale.mark_keys(c, late)
+            def then(c: Connection, written: IngestStats) -> None:
+                stale.mark_keys(c, written.late)
                 _map_items(c, keys)
                 self.summary.removed += _remove_items(c, removed)
 
-            # The page's records are written on this connection's transaction.
-            stats = _write_on(writer, conn, records, then)
+            # The page's records are written on this connection's transaction. Late
+            # messages are not looked for while a full rebuild is due anyway.
+            find_late = _meta_get(conn, REBUILD_KEY) is None
+            stats = _write_on(writer, conn, records, then, find_late=find_late)
             self.summary.new_interactions += stats.new_interactions
             self.summary.duplicates += stats.duplicates
             return stats.new_interactions
@@ -964,12 +963,14 @@ def _write_on(
     writer: Writer,
     conn: Connection,
     records: list[InteractionRecord],
-    then: Callable[[Connection], None],
+    then: Callable[[Connection, IngestStats], None],
+    *,
+    find_late: bool = False,
 ) -> IngestStats:
     """Write records on the caller's transaction (the page's), then its bookkeeping."""
-    stats = writer.write_on(conn, records)
+    stats = writer.write_on(conn, records, find_late=find_late)
     try:
-        then(conn)
+        then(conn, stats)
     except BaseException:
         writer.forget()
         raise

@@ -23,7 +23,7 @@ from signals.importers.mbox import read_mbox
 from signals.importers.owners import OwnerGuess
 from signals.importers.report import ImportProblem, ImportReport
 from signals.importers.tree import read_message_file
-from signals.ingest import Writer, late_keys
+from signals.ingest import Writer
 from signals.records import InteractionRecord
 from signals.store import detect_lists, mark_mailbox_owners
 
@@ -100,9 +100,9 @@ class Importer:
         batch, self._records = self._records, []
         if batch:
             with self.engine.begin() as conn:
-                late = late_keys(conn, batch)
-                self.report.add_stats(self.writer.write_on(conn, batch))
-                stale.mark_keys(conn, late)
+                stats = self.writer.write_on(conn, batch, find_late=True)
+                stale.mark_keys(conn, stats.late)
+                self.report.add_stats(stats)
 
     def _flush_crm(self) -> None:
         batch, self._crm = self._crm, []
