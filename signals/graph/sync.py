@@ -509,9 +509,7 @@ class SyncRunner:
 
         def load() -> tuple[tuple[str, ...], set[str], set[str], dict[str, Party]]:
             with self.engine.connect() as conn:
-                stored = conn.execute(
-                    select(StoreMeta.value).where(StoreMeta.key == DOMAINS_KEY)
-                ).scalar()
+                stored = _meta_get(conn, DOMAINS_KEY)
                 emails = {e for e in (normalise_email(x) for x in self.config.excluded) if e}
                 depts = {
                     x[5:].strip().lower()
