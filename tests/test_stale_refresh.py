@@ -172,6 +172,20 @@ def test_an_opt_out_marks_what_others_counted_of_the_deleted_interactions(demo: 
         _assert_as_full_rebuild(conn)
 
 
+def test_a_rebuild_in_small_batches_credits_replies_to_earlier_batches(
+    demo: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full rebuild looks up, batch by batch, the authors of the messages a batch
+    replies to: with two interactions per batch nearly every reply's parent is in an
+    earlier batch, and the result must not change."""
+    with demo.connect() as conn:
+        whole = _state(conn)
+    monkeypatch.setattr("signals.rebuild._STREAM_BATCH", 4)
+    rebuild_aggregates(demo)
+    with demo.connect() as conn:
+        assert _state(conn) == whole
+
+
 def test_nothing_marked_refreshes_nothing(demo: Engine) -> None:
     with demo.begin() as conn:
         before = _state(conn)
