@@ -253,18 +253,20 @@ class _Sql:
             sql = sql.replace("IN", "=")
         return [k for (k,) in self._select_in(sql, keys)]
 
-    def parent_authors(self, keys: Sequence[str]) -> list[tuple[str, int]]:
+    def parent_authors(self, keys: Sequence[str]) -> list[tuple[str, int, Any, int]]:
+        """(key, author, time as the driver returns it, id) of the stored e-mails among
+        these keys: the messages replies point to."""
         # A lookup per key through the unique and primary-key indexes, whatever the
         # planner believes about table sizes (during a big import it has no statistics).
         sql = (
             "SELECT interactions.source_key, (SELECT participants.person_id FROM participants "
             "WHERE participants.interaction_id = interactions.id "
-            "AND participants.role = 'from' LIMIT 1) FROM interactions "
-            "WHERE interactions.source_key IN {keys}"
+            "AND participants.role = 'from' LIMIT 1), interactions.occurred_at, "
+            "interactions.id FROM interactions WHERE interactions.source_key IN {keys}"
         )
         if self.pg:
             sql = sql.replace("IN {keys}", "= {keys}")
-        return [(k, p) for k, p in self._select_in(sql, keys) if p is not None]
+        return [(k, p, at, i) for k, p, at, i in self._select_in(sql, keys) if p is not None]
 
     def thread_latest(self, keys: Sequence[str]) -> list[tuple[str, Any]]:
         """The time of the latest stored message of each of these threads."""
@@ -425,6 +427,17 @@ def _late(sql: _Sql, new: list[InteractionRecord]) -> list[str]:
     }
     late.update(sql.replied_to(sorted(rec.source_key for rec in new)))
     return sorted(late)
+
+
+def email_authors(conn: Connection, keys: Sequence[str]) -> list[tuple[str, int, datetime, int]]:
+    """(key, author, time, id) of the stored e-mails among these keys (see
+    ``_Sql.parent_authors``), with aware UTC times."""
+    sql = _Sql(conn)
+    try:
+        rows = sql.parent_authors(keys)
+    finally:
+        sql.close()
+    return [(key, author, _as_utc(at), iid) for key, author, at, iid in rows]
 
 
 def _as_utc(value: Any) -> datetime:
@@ -794,7 +807,7 @@ class Writer:
             if rec.kind == Kind.EMAIL and event.author is not None
         }
         wanted = {r.parent_key for r in fresh if r.parent_key and r.parent_key not in authors}
-        authors.update(sql.parent_authors(sorted(wanted)))
+        authors.update((key, author) for key, author, _, _ in sql.parent_authors(sorted(wanted)))
         threads: dict[str, set[int]] = {}
         for tkey, pid in sql.thread_members(sorted({r.thread_key for r in fresh if r.thread_key})):
             threads.setdefault(tkey, set()).add(pid)

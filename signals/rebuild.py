@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, bindparam, delete, insert, select, update
 
 from signals.aggregate import Aggregator, Eligible, Event, PairDelta, author_automated
-from signals.ingest import chunks, upsert_pairs
+from signals.ingest import chunks, email_authors, upsert_pairs
 from signals.meta import StoreFacts, read_facts
 from signals.models import (
     Interaction,
@@ -96,25 +96,12 @@ def stored_events(conn: Connection, until: datetime | None = None) -> Iterator[E
 def _authors_before(conn: Connection, keys: set[str], first: Any) -> dict[str, int]:
     """The authors of these e-mails, for those stored before ``first`` (in time, then
     id order: the replay has met them); later ones join as the replay meets them."""
-    authors: dict[str, int] = {}
-    for part in chunks(sorted(keys)):
-        for key, author, at, iid in conn.execute(
-            select(
-                Interaction.source_key,
-                Participant.person_id,
-                Interaction.occurred_at,
-                Interaction.id,
-            )
-            .join(Participant, Participant.interaction_id == Interaction.id)
-            .where(
-                Interaction.source_key.in_(part),
-                Interaction.kind == Kind.EMAIL.value,
-                Participant.role.in_(AUTHOR_ROLES),
-            )
-        ):
-            if (at, iid) < (first.occurred_at, first.id):
-                authors.setdefault(key, author)
-    return authors
+    before = (first.occurred_at, first.id)
+    return {
+        key: author
+        for key, author, at, iid in email_authors(conn, sorted(keys))
+        if (at, iid) < before
+    }
 
 
 def _grouped(rows: Iterable[Any]) -> Iterator[tuple[Any, list[tuple[int, str, str]]]]:
