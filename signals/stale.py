@@ -267,6 +267,7 @@ def refresh(conn: Connection, *, facts: StoreFacts | None = None) -> Refreshed:
 
 
 def refresh_stale(engine: Engine) -> Refreshed:
-    """:func:`refresh` in a transaction of its own."""
+    """:func:`refresh` in a transaction of its own; when nothing is marked, nothing
+    is done (and nothing locked)."""
     with engine.begin() as conn:
-        return refresh(conn)
+        return refresh(conn) if pending(conn) else Refreshed(0, 0, 0)

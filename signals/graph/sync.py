@@ -291,7 +291,7 @@ class SyncRunner:
             if await self._db(self._rebuild_pending):
                 await self._db(lambda: rebuild_under_lock(self.engine))
                 self.summary.rebuilt = True
-            elif await self._db(self._stale_pending):
+            else:
                 done = await self._db(lambda: stale.refresh_stale(self.engine))
                 self.summary.refreshed = done.pairs
                 self.summary.rebuilt = done.full
@@ -335,10 +335,6 @@ class SyncRunner:
                 .limit(1)
             ).first()
             return done is None
-
-    def _stale_pending(self) -> bool:
-        with self.engine.connect() as conn:
-            return stale.pending(conn)
 
     def _rebuild_pending(self) -> bool:
         with self.engine.connect() as conn:

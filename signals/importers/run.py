@@ -112,11 +112,8 @@ class Importer:
     def finish(self) -> ImportReport:
         self._flush_records()
         self._flush_crm()
-        with self.engine.connect() as conn:
-            pending = stale.pending(conn)
-        if pending:
-            done = stale.refresh_stale(self.engine)
-            self.report.refreshed_pairs, self.report.rebuilt = done.pairs, done.full
+        done = stale.refresh_stale(self.engine)
+        self.report.refreshed_pairs, self.report.rebuilt = done.pairs, done.full
         mark_mailbox_owners(self.engine, self.owners.owners())
         if self.owners.sent_items_missing():
             # Without sent items everybody "never sends": the list rule would flag people.
