@@ -42,7 +42,6 @@ _RESPONSES = {r.value: r for r in Response}
 _KINDS = {k.value: k for k in Kind}
 _STREAM_BATCH = 10_000
 _WRITE_CHUNK = 20_000
-_RECENT_AUTHORS = 200_000
 
 
 _EVENT_COLUMNS: tuple[Any, ...] = (
@@ -77,22 +76,19 @@ def stored_events(conn: Connection, until: datetime | None = None) -> Iterator[E
 
     One query streams each interaction with its participants, so memory holds a
     batch of rows, not every participant of the store (6–8 GB at five million
-    interactions). The authors of the e-mails met lately are kept for replies; a
-    reply to an older one looks its author up in the store.
+    interactions). The authors of the messages a batch replies to are looked up per
+    batch, among the messages before it, rather than kept for every e-mail seen.
     """
     query = _event_rows().order_by(Interaction.occurred_at, Interaction.id)
     if until is not None:
         query = query.where(Interaction.occurred_at < until)
     automated = _automated(conn)
-    # The authors of the e-mails met lately: most replies point there. Bounded, so
-    # older parents are looked up in the store instead.
-    authors: dict[str, int] = {}
     rows = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
     for batch in chunks(_grouped(rows), _STREAM_BATCH // 2):
-        if len(authors) > _RECENT_AUTHORS:
-            authors.clear()
-        wanted = {row.parent_key for row, _ in batch if row.parent_key} - authors.keys()
-        authors.update(_authors_before(conn, wanted, batch[0][0]))
+        first = batch[0][0]
+        authors = _authors_before(
+            conn, {row.parent_key for row, _ in batch if row.parent_key}, first
+        )
         for row, parts in batch:
             yield to_event(row, parts, automated, authors)
 

@@ -175,14 +175,12 @@ def test_an_opt_out_marks_what_others_counted_of_the_deleted_interactions(demo: 
 def test_a_rebuild_in_small_batches_credits_replies_to_earlier_batches(
     demo: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A full rebuild keeps only the authors of recent e-mails and looks older ones
-    up in the store, batch by batch: with two interactions per batch and no recent
-    authors kept, nearly every reply's parent is looked up, and the result must not
-    change."""
+    """A full rebuild looks up, batch by batch, the authors of the messages a batch
+    replies to: with two interactions per batch nearly every reply's parent is in an
+    earlier batch, and the result must not change."""
     with demo.connect() as conn:
         whole = _state(conn)
     monkeypatch.setattr("signals.rebuild._STREAM_BATCH", 4)
-    monkeypatch.setattr("signals.rebuild._RECENT_AUTHORS", 0)
     rebuild_aggregates(demo)
     with demo.connect() as conn:
         assert _state(conn) == whole
