@@ -14,6 +14,7 @@ per-pair sums come from.
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import String, bindparam, select, text
@@ -26,6 +27,7 @@ from scoring.ranking import (
     ConnectionRow,
     RankedColleague,
     rank_rows,
+    ranking_values,
 )
 from scoring.strength import Weights
 from signals.aggregate import Aggregator
@@ -124,7 +126,10 @@ def raw_rank(
         colleagues = colleagues.where(Person.internal)
     info: dict[int, Any] = {row.id: row._asdict() for row in conn.execute(colleagues)}
     pair_rows = [
-        ConnectionRow(**delta.row(i, lead), feedback_factor=1.0, **info[i])
+        ConnectionRow(
+            **ranking_values(SimpleNamespace(**delta.row(i, lead), feedback_factor=1.0), weights),
+            **info[i],
+        )
         for (i, _), delta in agg.pairs.items()
         if i in info
     ]

@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Connection as SAConnection
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Float, Select, bindparam, case, func, or_, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from scoring.strength import Strength, Tier, Weights, strength, two_way_at
+from scoring.strength import SUMS, Strength, Tier, Weights, strength_of, two_way_at, weighted
 from signals import settings as store_settings
 from signals.aggregate import DecayClock
 from signals.meta import StoreFacts, read_facts
@@ -47,9 +47,10 @@ class Evidence:
 
     @classmethod
     def of(cls, row: Any) -> Evidence:
+        """From a ranking row (see :data:`RANKING_COLUMNS`)."""
         return cls(
-            emails_to=row.n_out_to + row.n_out_cc + row.n_out_reply + row.n_out_thread,
-            emails_from=row.n_in_to + row.n_in_cc + row.n_in_reply + row.n_in_thread,
+            emails_to=row.emails_to,
+            emails_from=row.emails_from,
             replies_to=row.n_out_reply,
             replies_from=row.n_in_reply,
             cc_to=row.n_out_cc,
@@ -60,7 +61,7 @@ class Evidence:
             ignored=row.n_ignored,
             first_contact=row.first_at,
             last_contact=row.last_at,
-            last_two_way=two_way_at(row),
+            last_two_way=row.last_two_way,
         )
 
 
@@ -145,6 +146,89 @@ def _excluded(person: ColleagueInfo, emails: set[str], rules: Sequence[str]) -> 
 
 
 _PAIRS = PairStrength.__table__.c
+# Evidence counts that add several stored ones, as (label, columns).
+EVIDENCE_SUMS = {
+    "emails_to": ("n_out_to", "n_out_cc", "n_out_reply", "n_out_thread"),
+    "emails_from": ("n_in_to", "n_in_cc", "n_in_reply", "n_in_thread"),
+}
+EVIDENCE_COLUMNS = (
+    "n_out_reply",
+    "n_in_reply",
+    "n_out_cc",
+    "n_in_cc",
+    "n_meeting",
+    "n_call",
+    "n_chat",
+    "n_ignored",
+    "n_total",
+    "first_at",
+    "last_at",
+)
+
+
+def _sql_sum(columns: Sequence[Any]) -> Any:
+    total = columns[0]
+    for column in columns[1:]:
+        total = total + column
+    return total
+
+
+def _two_way_sql() -> Any:
+    """:func:`scoring.strength.two_way_at` in SQL (times compare as times on
+    PostgreSQL, and as SQLite's one fixed text format there)."""
+    out, in_, mutual = _PAIRS.last_out_at, _PAIRS.last_in_at, _PAIRS.last_mutual_at
+    both = case((out < in_, out), else_=in_)
+    return case(
+        (or_(out.is_(None), in_.is_(None)), mutual),
+        (mutual.is_(None), both),
+        (both > mutual, both),
+        else_=mutual,
+    )
+
+
+# What the ranking reads of a pair. The database adds the formula's weighted sums
+# (weights bound per call, see weight_values) and the evidence's, and works out the
+# last two-way contact: a third fewer values cross into Python than the stored row
+# has, and scoring is left a few multiplications per pair.
+RANKING_COLUMNS = (
+    _PAIRS.introducer_id,
+    _PAIRS.lead_id,
+    *(
+        _sql_sum(
+            [bindparam(f"w_{weight}", type_=Float()) * _PAIRS[c] for c, weight in terms]
+        ).label(name)
+        for name, terms in SUMS.items()
+    ),
+    _PAIRS.feedback_factor,
+    *(
+        _sql_sum([_PAIRS[c] for c in columns]).label(name)
+        for name, columns in EVIDENCE_SUMS.items()
+    ),
+    *(_PAIRS[c] for c in EVIDENCE_COLUMNS),
+    _two_way_sql().label("last_two_way"),
+)
+WEIGHT_NAMES = sorted({weight for terms in SUMS.values() for _, weight in terms})
+
+
+def weight_values(w: Weights) -> dict[str, float]:
+    """The bound parameters of :data:`RANKING_COLUMNS`' sums."""
+    return {f"w_{name}": getattr(w, name) for name in WEIGHT_NAMES}
+
+
+def ranking_values(pair: Any, w: Weights) -> dict[str, Any]:
+    """A stored pair's :data:`RANKING_COLUMNS`, computed in Python from an object with
+    the stored columns as attributes (pairs aggregated elsewhere: bench/raw_ranking.py)."""
+    values: dict[str, Any] = {"introducer_id": pair.introducer_id, "lead_id": pair.lead_id}
+    values.update((name, weighted(pair, terms, w)) for name, terms in SUMS.items())
+    values["feedback_factor"] = pair.feedback_factor
+    values.update(
+        (name, sum(getattr(pair, c) for c in columns)) for name, columns in EVIDENCE_SUMS.items()
+    )
+    values.update((c, getattr(pair, c)) for c in EVIDENCE_COLUMNS)
+    values["last_two_way"] = two_way_at(pair)
+    return values
+
+
 _PRIMARY_EMAIL = (
     select(Address.email)
     .where(Address.person_id == Person.id)
@@ -193,7 +277,7 @@ def _connections_query(internal_only: bool, single: bool) -> Select[Any]:
         closed_cond, or_(*(Introduction.state == state for state in CLOSED_FOR_LEAD))
     )
     query = (
-        select(*_PAIRS, *COLLEAGUE_COLUMNS)
+        select(*RANKING_COLUMNS, *COLLEAGUE_COLUMNS)
         .join(Person, Person.id == PairStrength.introducer_id)
         .where(
             lead_cond,
@@ -304,16 +388,19 @@ class DriverStatement:
 _SINGLE = {internal: DriverStatement(_QUERIES[internal, True]) for internal in (True, False)}
 
 
-def connections_for(session: Session, lead_ids: Sequence[int], *, facts: StoreFacts) -> list[Any]:
+def connections_for(
+    session: Session, lead_ids: Sequence[int], *, facts: StoreFacts, weights: Weights
+) -> list[Any]:
     """The stored pairs for these leads joined with the colleagues who may be proposed:
-    rows with the pair's columns, the colleague's, and their primary ``email``."""
+    rows with :data:`RANKING_COLUMNS`, the colleague's columns, and their primary ``email``."""
     internal = facts.pair_mode == "internal"
     make = ConnectionRow._make
+    values: dict[str, Any] = weight_values(weights)
     if len(lead_ids) == 1:
-        rows = _SINGLE[internal].rows(session.connection(), {"lead": lead_ids[0]})
-        return [make(row) for row in rows]
-    query = _QUERIES[internal, False]
-    return [make(row) for row in session.connection().execute(query, {"leads": list(lead_ids)})]
+        values["lead"] = lead_ids[0]
+        return [make(row) for row in _SINGLE[internal].rows(session.connection(), values)]
+    values["leads"] = list(lead_ids)
+    return [make(row) for row in session.connection().execute(_QUERIES[internal, False], values)]
 
 
 def rank(
@@ -332,7 +419,8 @@ def rank(
     pairs whose score rounds to nothing are kept too.
     """
     facts = facts or read_facts(session)
-    rows = connections_for(session, lead_ids, facts=facts)
+    weights = weights or Weights.from_settings()
+    rows = connections_for(session, lead_ids, facts=facts, weights=weights)
     return rank_rows(
         session,
         rows,
@@ -359,10 +447,20 @@ def rank_rows(
     pairs it aggregated from raw interactions, to check both give one answer)."""
     weights = weights or Weights.from_settings()
     rules = store_settings.EXCLUDED_PEOPLE.get()
+    decay = clock.decay(now)
     people: dict[int, Any] = {}
     conns: dict[int, list[Connection]] = {}
     for row in rows:
-        s = strength(row, now, clock, weights)
+        s = strength_of(
+            row.out_mail,
+            row.in_mail,
+            row.shared,
+            row.feedback_factor,
+            row.last_two_way,
+            decay,
+            now,
+            weights,
+        )
         if s.score < weights.min_score and not include_zero:
             continue
         people[row.id] = row
@@ -372,20 +470,24 @@ def rank_rows(
     for pid, row in people.items():
         if rules and _excluded(row, set(emails.get(pid, [])), rules):
             continue
-        mine = sorted(conns[pid], key=lambda c: -c.score)
+        mine = conns[pid]
+        if len(mine) > 1:  # a company: everyone they know there, strongest first
+            mine.sort(key=_by_score)
         by_person[pid] = RankedColleague(
             person=row, email=row.email, best=mine[0], connections=mine
         )
     requester = by_person.pop(requester_id, None) if requester_id is not None else None
-    ordered = sorted(
-        by_person.values(),
-        key=lambda c: (
-            -c.score,
-            -(c.best.last_contact.timestamp() if c.best.last_contact else 0.0),
-            c.person.display_name,
-        ),
-    )
-    return ordered, requester
+    return sorted(by_person.values(), key=_in_order), requester
+
+
+def _by_score(c: Connection) -> float:
+    return -c.strength.score
+
+
+def _in_order(c: RankedColleague) -> tuple[float, float, str]:
+    """Strongest first, then the most recent contact, then by name."""
+    last = c.best.last_contact
+    return (-c.best.strength.score, -last.timestamp() if last else 0.0, c.person.display_name)
 
 
 def _emails(session: Session, person_ids: list[int]) -> dict[int, list[str]]:

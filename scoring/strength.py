@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from scoring import settings
 from signals.aggregate import DecayClock
@@ -80,8 +80,34 @@ class PairRow(Protocol):
     feedback_factor: float
 
 
-@dataclass(frozen=True)
-class Strength:
+# The weighted sums of the formula, as (stored column, weight) in the order they are
+# added. The ranking query has the database add them (scoring.ranking); replays add
+# them in Python (:func:`weighted`). One order for both gives the same floats.
+OUT_TERMS = (
+    ("d_out_to", "to"),
+    ("d_out_cc", "cc"),
+    ("d_out_reply", "reply"),
+    ("d_out_thread", "thread"),
+)
+IN_TERMS = (
+    ("d_in_to", "to"),
+    ("d_in_cc", "cc"),
+    ("d_in_reply", "reply"),
+    ("d_in_thread", "thread"),
+)
+SHARED_TERMS = (("d_meeting", "meeting"), ("d_call", "call"), ("d_chat", "chat"))
+SUMS = {"out_mail": OUT_TERMS, "in_mail": IN_TERMS, "shared": SHARED_TERMS}
+
+
+def weighted(row: object, terms: tuple[tuple[str, str], ...], w: Weights) -> float:
+    """One of :data:`SUMS` for a stored row, undecayed."""
+    total = 0.0
+    for column, weight in terms:
+        total += getattr(w, weight) * getattr(row, column)
+    return total
+
+
+class Strength(NamedTuple):
     score: float
     out: float
     in_: float
@@ -100,36 +126,48 @@ def two_way_at(row: PairRow) -> datetime | None:
 
 
 def strength(row: PairRow, now: datetime, clock: DecayClock, w: Weights) -> Strength:
-    decay = clock.decay(now)
-    shared = 0.5 * (w.meeting * row.d_meeting + w.call * row.d_call + w.chat * row.d_chat)
-    out = (
-        w.to * row.d_out_to
-        + w.cc * row.d_out_cc
-        + w.reply * row.d_out_reply
-        + w.thread * row.d_out_thread
-        + shared
-    ) * decay
-    in_ = (
-        w.to * row.d_in_to
-        + w.cc * row.d_in_cc
-        + w.reply * row.d_in_reply
-        + w.thread * row.d_in_thread
-        + shared
-    ) * decay
+    """The reference: a stored row's strength at ``now``."""
+    return strength_of(
+        weighted(row, OUT_TERMS, w),
+        weighted(row, IN_TERMS, w),
+        weighted(row, SHARED_TERMS, w),
+        row.feedback_factor,
+        two_way_at(row),
+        clock.decay(now),
+        now,
+        w,
+    )
+
+
+def strength_of(
+    out_mail: float,
+    in_mail: float,
+    shared: float,
+    feedback: float,
+    last_two_way: datetime | None,
+    decay: float,
+    now: datetime,
+    w: Weights,
+) -> Strength:
+    """The formula on a pair's :data:`SUMS`; ``decay`` is ``clock.decay(now)``."""
+    out = (out_mail + 0.5 * shared) * decay
+    in_ = (in_mail + 0.5 * shared) * decay
     total = out + in_
     reciprocity = 2.0 * min(out, in_) / total if total > 0 else 0.0
-    score = total * (w.beta + (1.0 - w.beta) * reciprocity) * row.feedback_factor
-    return Strength(
-        score, out, in_, reciprocity, tier_of(score, reciprocity, two_way_at(row), now, w)
-    )
+    score = total * (w.beta + (1.0 - w.beta) * reciprocity) * feedback
+    return Strength(score, out, in_, reciprocity, tier_of(score, reciprocity, last_two_way, now, w))
 
 
 def tier_of(
     score: float, reciprocity: float, last_two_way: datetime | None, now: datetime, w: Weights
 ) -> Tier:
     """Absolute cut-offs, not percentiles: a lead who mailed everyone once has no Strong tie."""
-    recent = last_two_way is not None and now - last_two_way <= timedelta(days=w.strong_recent_days)
-    if score >= w.strong_score and reciprocity >= w.strong_reciprocity and recent:
+    if (
+        score >= w.strong_score
+        and reciprocity >= w.strong_reciprocity
+        and last_two_way is not None
+        and now - last_two_way <= timedelta(days=w.strong_recent_days)
+    ):
         return Tier.STRONG
     if score >= w.moderate_score:
         return Tier.MODERATE

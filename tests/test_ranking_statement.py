@@ -1,19 +1,21 @@
-"""The ranking's driver-level read gives what SQLAlchemy's execution gives, on both backends."""
+"""The ranking's read: the driver-level path gives what SQLAlchemy's execution gives, and
+the sums the database adds equal the Python reference, on both backends."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from scoring.ranking import _QUERIES, _SINGLE, rank
+from scoring.ranking import _QUERIES, _SINGLE, RANKING_COLUMNS, rank, ranking_values, weight_values
+from scoring.strength import Weights
 from signals import db
 from signals.ingest import Writer, write_all
 from signals.meta import read_facts
-from signals.models import Kind
+from signals.models import Kind, PairStrength, Person
 from signals.records import InteractionRecord, Party
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, 250000, tzinfo=UTC)
@@ -49,13 +51,68 @@ def test_driver_rows_equal_sqlalchemy_rows(engine: Engine) -> None:
     with Session(engine) as session:
         internal = read_facts(session).pair_mode == "internal"
         conn = session.connection()
-        fast = _SINGLE[internal].rows(conn, {"lead": lead})
-        slow = [tuple(r) for r in conn.execute(_QUERIES[internal, True], {"lead": lead})]
+        values = {"lead": lead, **weight_values(Weights.from_settings())}
+        fast = _SINGLE[internal].rows(conn, values)
+        slow = [tuple(r) for r in conn.execute(_QUERIES[internal, True], values)]
     assert sorted(map(tuple, fast)) == sorted(slow)
     assert len(fast) == 2
     times = [v for row in fast for v in row if isinstance(v, datetime)]
     assert times and all(t.utcoffset() == timedelta(0) for t in times)
     assert T0 in times  # microseconds kept
+
+
+def _pair(introducer: int, lead: int, k: int, **times: datetime | None) -> PairStrength:
+    """A stored pair with distinct, awkward values in every column."""
+    row = PairStrength(introducer_id=introducer, lead_id=lead, feedback_factor=0.6)
+    for i, column in enumerate(PairStrength.__table__.c.keys()):
+        if column.startswith("d_"):
+            setattr(row, column, (k + 1) * 0.1 + i / 7)
+        elif column.startswith("n_"):
+            setattr(row, column, k * 3 + i)
+    stamps = {"first_at": T0, "last_at": T0 + timedelta(days=40)} | times
+    for column, at in stamps.items():
+        setattr(row, column, at)
+    return row
+
+
+def test_the_database_sums_equal_the_python_reference(engine: Engine) -> None:
+    """Weighted sums (with weights that are not the defaults), evidence sums and the
+    last two-way contact in each of its cases: none, one side only, mutual later or
+    earlier than mail both ways."""
+    day = timedelta(days=1)
+    cases: list[dict[str, datetime | None]] = [
+        {"last_out_at": None, "last_in_at": None, "last_mutual_at": None},
+        {"last_out_at": T0 + 3 * day, "last_in_at": None, "last_mutual_at": None},
+        {"last_out_at": None, "last_in_at": T0, "last_mutual_at": T0 + 2 * day},
+        {"last_out_at": T0 + 5 * day, "last_in_at": T0 + 4 * day, "last_mutual_at": None},
+        {"last_out_at": T0 + 4 * day, "last_in_at": T0 + 5 * day, "last_mutual_at": T0 + day},
+        {"last_out_at": T0 + 4 * day, "last_in_at": T0 + 5 * day, "last_mutual_at": T0 + 9 * day},
+    ]
+    w = Weights.from_settings()
+    w = Weights(**{**vars(w), "to": 1.3, "cc": 0.7, "reply": 2.1, "thread": 0.11, "chat": 0.9})
+    with Session(engine) as session:
+        people = [Person(display_name=f"P{i}", internal=i > 0) for i in range(len(cases) + 1)]
+        session.add_all(people)
+        session.flush()
+        lead = people[0].id
+        pairs = [
+            _pair(p.id, lead, k, **case)
+            for k, (p, case) in enumerate(zip(people[1:], cases, strict=True))
+        ]
+        session.add_all(pairs)
+        session.commit()
+        read = session.execute(
+            select(*RANKING_COLUMNS).where(PairStrength.lead_id == lead), weight_values(w)
+        ).all()
+        session.expire_all()
+        expected = {
+            p.introducer_id: ranking_values(
+                session.get(PairStrength, (p.lead_id, p.introducer_id)), w
+            )
+            for p in pairs
+        }
+    assert {row.introducer_id: row._asdict() for row in read} == expected
+    assert len(read) == len(cases)
 
 
 def test_a_broken_store_raises_sqlalchemy_errors(engine: Engine) -> None:
