@@ -118,6 +118,7 @@ def build(url: str) -> Engine:
 
     engine = db.make_engine(url)
     if _built(engine):
+        db.upgrade(engine)  # a store cached before a new migration gets it
         return engine
     print(f"building the large organisation into {engine.url!r} (once) ...", file=sys.stderr)
     started = time.perf_counter()

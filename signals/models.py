@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -301,13 +302,17 @@ class PairStrength(Base):
     """Per (introducer, lead) aggregate: one row per candidate pair, whatever the volume."""
 
     __tablename__ = "pair_strength"
+    # Keyed by lead first: a ranking reads one lead's pairs, which then sit together
+    # (on SQLite the table is its key's B-tree; migration 0004 says why).
+    __table_args__ = (
+        PrimaryKeyConstraint("lead_id", "introducer_id"),
+        {"sqlite_with_rowid": False},
+    )
 
     introducer_id: Mapped[int] = mapped_column(
-        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
     )
-    lead_id: Mapped[int] = mapped_column(
-        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     d_out_to: Mapped[float] = mapped_column(Float, default=0.0)
     d_out_cc: Mapped[float] = mapped_column(Float, default=0.0)
     d_out_reply: Mapped[float] = mapped_column(Float, default=0.0)

@@ -281,7 +281,7 @@ async def test_not_known_lowers_the_connection(
     request_id = session.scalars(select(Introduction.id)).one()
     await click(client, connector, verbs.NOT_KNOWN, {"request": request_id}, n=2)
     session.expire_all()
-    pair = session.get(PairStrength, (tricia, lead))
+    pair = session.get(PairStrength, {"introducer_id": tricia, "lead_id": lead})
     assert pair is not None and pair.feedback_factor < 1.0
 
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, select
 
 from signals import db
-from signals.models import Base
+from signals.ingest import Writer, write_all
+from signals.models import Base, Kind, PairStrength
+from signals.records import InteractionRecord, Party
+
+T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+ANN = Party("ann@contoso.com", "Ann")
+BOB = Party("bob@contoso.com", "Bob")
+LEAD = Party("lea@fabrikam.com", "Lea")
+OTHER = Party("otto@fabrikam.com", "Otto")
 
 
 def test_migrated_schema_matches_the_models(engine: Engine) -> None:
@@ -16,3 +28,44 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
         diff = compare_metadata(context, Base.metadata)
     assert diff == [], diff
     assert db.current_revision(engine) == db.head_revision(engine)
+
+
+def _pairs(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(PairStrength.__table__).order_by("lead_id", "introducer_id"))
+        return [tuple(row) for row in rows]
+
+
+def test_pairs_are_keyed_by_lead_first_and_survive_a_downgrade(engine: Engine) -> None:
+    """Migration 0004: a ranking reads one lead's pairs through the primary key (on
+    SQLite the table is that key's B-tree); going back to 0003 and up again keeps
+    every row."""
+    write_all(
+        Writer(engine),
+        [
+            InteractionRecord(Kind.EMAIL, f"<{i}@x>", T0 + timedelta(hours=i), sender, to=to)
+            for i, (sender, to) in enumerate(
+                [(ANN, [LEAD, OTHER]), (LEAD, [ANN, BOB]), (BOB, [OTHER]), (OTHER, [ANN])]
+            )
+        ],
+    )
+    before = _pairs(engine)
+    assert len(before) >= 4
+    key = inspect(engine).get_pk_constraint("pair_strength")["constrained_columns"]
+    assert key == ["lead_id", "introducer_id"]
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            plan = " ".join(
+                str(row[-1])
+                for row in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT * FROM pair_strength WHERE lead_id = 1"
+                )
+            )
+        assert "PRIMARY KEY (lead_id=?)" in plan
+    command.downgrade(db.alembic_config(engine), "0003")
+    key = inspect(engine).get_pk_constraint("pair_strength")["constrained_columns"]
+    assert key == ["introducer_id", "lead_id"]
+    assert _pairs(engine) == before
+    db.upgrade(engine)
+    assert _pairs(engine) == before
+    test_migrated_schema_matches_the_models(engine)
