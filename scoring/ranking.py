@@ -446,10 +446,9 @@ def rank_rows(
     :func:`connections_for`'s however they were obtained (bench/query.py feeds it
     pairs it aggregated from raw interactions, to check both give one answer)."""
     weights = weights or Weights.from_settings()
-    rules = store_settings.EXCLUDED_PEOPLE.get()
-    decay = clock.decay(now)
-    people: dict[int, Any] = {}
-    conns: dict[int, list[Connection]] = {}
+    decay, floor = clock.decay(now), -1.0 if include_zero else weights.min_score
+    by_person: dict[int, RankedColleague] = {}
+    several = False
     for row in rows:
         s = strength_of(
             row.out_mail,
@@ -461,21 +460,26 @@ def rank_rows(
             now,
             weights,
         )
-        if s.score < weights.min_score and not include_zero:
+        if s.score < floor:
             continue
-        people[row.id] = row
-        conns.setdefault(row.id, []).append(Connection(row, s))
-    emails = _emails(session, list(people)) if rules else {}
-    by_person: dict[int, RankedColleague] = {}
-    for pid, row in people.items():
-        if rules and _excluded(row, set(emails.get(pid, [])), rules):
-            continue
-        mine = conns[pid]
-        if len(mine) > 1:  # a company: everyone they know there, strongest first
-            mine.sort(key=_by_score)
-        by_person[pid] = RankedColleague(
-            person=row, email=row.email, best=mine[0], connections=mine
-        )
+        tie = Connection(row, s)
+        found = by_person.get(row.id)
+        if found is None:
+            by_person[row.id] = RankedColleague(row, row.email, tie, [tie])
+        else:  # a company: everyone they know there
+            found.connections.append(tie)
+            several = True
+    if several:
+        for colleague in by_person.values():
+            colleague.connections.sort(key=_by_score)  # strongest first
+            colleague.best = colleague.connections[0]
+    rules = store_settings.EXCLUDED_PEOPLE.get()
+    if rules:
+        emails = _emails(session, list(by_person))
+        for pid in [
+            p for p, c in by_person.items() if _excluded(c.person, set(emails.get(p, [])), rules)
+        ]:
+            del by_person[pid]
     requester = by_person.pop(requester_id, None) if requester_id is not None else None
     return sorted(by_person.values(), key=_in_order), requester
 

@@ -372,7 +372,7 @@ class _Sql:
         self.cursor.execute(
             sql.format(
                 source=f"SELECT {columns}, feedback_factor FROM pg_temp.{_PAIR_TEMP} "
-                "ORDER BY introducer_id, lead_id"
+                "ORDER BY lead_id, introducer_id"
             )
         )
         self.cursor.execute(f"DELETE FROM pg_temp.{_PAIR_TEMP}")

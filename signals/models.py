@@ -303,10 +303,12 @@ class PairStrength(Base):
 
     __tablename__ = "pair_strength"
     # Keyed by lead first: a ranking reads one lead's pairs, which then sit together
-    # (on SQLite the table is its key's B-tree; migration 0004 says why).
+    # (on SQLite the table is its key's B-tree; on PostgreSQL a full rebuild writes
+    # them in key order, and free room in each page keeps an updated row in its page).
+    # Migration 0004 says why.
     __table_args__ = (
         PrimaryKeyConstraint("lead_id", "introducer_id"),
-        {"sqlite_with_rowid": False},
+        {"sqlite_with_rowid": False, "postgresql_with": {"fillfactor": 80}},
     )
 
     introducer_id: Mapped[int] = mapped_column(

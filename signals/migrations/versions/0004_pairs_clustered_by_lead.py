@@ -1,10 +1,13 @@
-"""pair_strength keyed (lead_id, introducer_id), clustered by lead on SQLite
+"""pair_strength keyed (lead_id, introducer_id), clustered by lead
 
 A ranking reads one lead's pairs. Keyed by lead first, on SQLite as a table
 without rowid (the table is then its primary key's B-tree), those rows sit
 together and are read in one range scan, instead of one index entry and one
-table lookup per pair. The separate lead index goes; deleting a person (opt-out)
-finds their pairs as introducer through a new introducer index.
+table lookup per pair. PostgreSQL keeps no order: there a full rebuild writes
+the pairs in key order, and a fill factor of 80 leaves room in each page so
+that an updated pair stays in its page (a HOT update). The separate lead index
+goes; deleting a person (opt-out) finds their pairs as introducer through a new
+introducer index.
 
 Revision ID: 0004
 Revises: 0003
@@ -31,6 +34,8 @@ def _rekey(first: str, second: str, *, clustered: bool) -> None:
     else:
         op.drop_constraint("pair_strength_pkey", "pair_strength", type_="primary")
         op.create_primary_key("pair_strength_pkey", "pair_strength", [first, second])
+        fill = "SET (fillfactor = 80)" if clustered else "RESET (fillfactor)"
+        op.execute(f"ALTER TABLE pair_strength {fill}")
 
 
 def upgrade() -> None:
