@@ -341,7 +341,8 @@ class _Sql:
 
     def upsert_pairs(self, pairs: dict[tuple[int, int], PairDelta]) -> None:
         times = self._times
-        # Sorted, so that concurrent writers lock rows in the same order (no deadlocks).
+        # In the table's key order: concurrent writers lock rows in one order (no
+        # deadlocks), and the B-tree is written front to back.
         rows = [
             (
                 *key,
@@ -356,7 +357,7 @@ class _Sql:
                 times[d.last_mutual_at],
                 1.0,
             )
-            for key, d in [(key, pairs[key]) for key in sorted(pairs)]
+            for key, d in [(key, pairs[key]) for key in sorted(pairs, key=by_lead)]
         ]
         columns = ", ".join(PAIR_COLUMNS)
         sql = _PAIR_INSERT.replace("{columns}", columns)
@@ -376,6 +377,12 @@ class _Sql:
             )
         )
         self.cursor.execute(f"DELETE FROM pg_temp.{_PAIR_TEMP}")
+
+
+def by_lead(key: tuple[int, int]) -> tuple[int, int]:
+    """An (introducer, lead) pair key in ``pair_strength``'s key order: lead first."""
+    introducer, lead = key
+    return lead, introducer
 
 
 def sqlite_time(value: datetime) -> str:

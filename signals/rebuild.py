@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, bindparam, delete, insert, select, update
 
 from signals.aggregate import Aggregator, Eligible, Event, PairDelta, author_automated
-from signals.ingest import chunks, email_authors, upsert_pairs
+from signals.ingest import by_lead, chunks, email_authors, upsert_pairs
 from signals.meta import StoreFacts, read_facts
 from signals.models import (
     Interaction,
@@ -241,11 +241,6 @@ def lowered_feedback(conn: Connection, *, stale_only: bool = False) -> list[Any]
     return list(conn.execute(query))
 
 
-def _by_lead(key: tuple[int, int]) -> tuple[int, int]:
-    introducer, lead = key
-    return lead, introducer
-
-
 def write_aggregates(
     conn: Connection,
     pairs: dict[tuple[int, int], PairDelta],
@@ -257,7 +252,7 @@ def write_aggregates(
     the rows for the driver never add a second copy of a whole store's aggregates."""
     for part in chunks(members, _WRITE_CHUNK):
         conn.execute(insert(ThreadMember), [{"thread_key": t, "person_id": p} for t, p in part])
-    for keys in chunks(sorted(pairs, key=_by_lead), _WRITE_CHUNK):  # in pair_strength's key order
+    for keys in chunks(sorted(pairs, key=by_lead), _WRITE_CHUNK):
         upsert_pairs(conn, {key: pairs[key] for key in keys})
     kept = [{"i": i, "l": lead, "f": f} for i, lead, f in feedback if (i, lead) in pairs]
     if kept:
