@@ -8,6 +8,7 @@ the lead, never on how many interactions are stored.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -174,8 +175,8 @@ def _sql_sum(columns: Sequence[Any]) -> Any:
 
 
 def _two_way_sql() -> Any:
-    """:func:`scoring.strength.two_way_at` in SQL (times compare as times on
-    PostgreSQL, and as SQLite's one fixed text format there)."""
+    """:func:`scoring.strength.two_way_at` in SQL. On SQLite times are text in one
+    fixed format (``signals.ingest.sqlite_time``), which sorts as the times do."""
     out, in_, mutual = _PAIRS.last_out_at, _PAIRS.last_in_at, _PAIRS.last_mutual_at
     both = case((out < in_, out), else_=in_)
     return case(
@@ -446,7 +447,8 @@ def rank_rows(
     :func:`connections_for`'s however they were obtained (bench/query.py feeds it
     pairs it aggregated from raw interactions, to check both give one answer)."""
     weights = weights or Weights.from_settings()
-    decay, floor = clock.decay(now), -1.0 if include_zero else weights.min_score
+    decay = clock.decay(now)
+    floor = -math.inf if include_zero else weights.min_score
     by_person: dict[int, RankedColleague] = {}
     several = False
     for row in rows:

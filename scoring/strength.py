@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
 from scoring import settings
-from signals.aggregate import DecayClock
 
 
 class Tier(enum.StrEnum):
@@ -81,8 +80,9 @@ class PairRow(Protocol):
 
 
 # The weighted sums of the formula, as (stored column, weight) in the order they are
-# added. The ranking query has the database add them (scoring.ranking); replays add
-# them in Python (:func:`weighted`). One order for both gives the same floats.
+# added. The ranking query has the database add them (scoring.ranking); pairs
+# aggregated elsewhere add them in Python (:func:`weighted`). One order for both
+# gives the same floats.
 OUT_TERMS = (
     ("d_out_to", "to"),
     ("d_out_cc", "cc"),
@@ -125,20 +125,6 @@ def two_way_at(row: PairRow) -> datetime | None:
     return row.last_mutual_at if both is None else max(both, row.last_mutual_at)
 
 
-def strength(row: PairRow, now: datetime, clock: DecayClock, w: Weights) -> Strength:
-    """The reference: a stored row's strength at ``now``."""
-    return strength_of(
-        weighted(row, OUT_TERMS, w),
-        weighted(row, IN_TERMS, w),
-        weighted(row, SHARED_TERMS, w),
-        row.feedback_factor,
-        two_way_at(row),
-        clock.decay(now),
-        now,
-        w,
-    )
-
-
 def strength_of(
     out_mail: float,
     in_mail: float,
@@ -149,7 +135,8 @@ def strength_of(
     now: datetime,
     w: Weights,
 ) -> Strength:
-    """The formula on a pair's :data:`SUMS`; ``decay`` is ``clock.decay(now)``."""
+    """A pair's strength at ``now`` from its :data:`SUMS` (undecayed) and its last
+    two-way contact; ``decay`` is the store's ``DecayClock.decay(now)``."""
     out = (out_mail + 0.5 * shared) * decay
     in_ = (in_mail + 0.5 * shared) * decay
     total = out + in_
