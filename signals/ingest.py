@@ -231,15 +231,15 @@ class _Sql:
                 copy.write_row(row)
 
     def _select_in(self, sql: str, keys: Sequence[str]) -> list[Any]:
-        """Rows of ``sql`` (with ``{keys}`` for the IN list) for the given keys."""
+        """Rows of ``sql`` (with ``IN {keys}`` for the list) for the given keys."""
         out: list[Any] = []
         if self.pg:
             if keys:
-                # Not prepared: with the array as a known constant the server hashes it
-                # (a generic plan compares each row against every key).
-                self.cursor.execute(
-                    sql.format(keys="ANY(%s::varchar[])"), [list(keys)], prepare=False
-                )
+                # One array, ``= ANY(...)``. Not prepared: with the array as a known
+                # constant the server hashes it (a generic plan compares each row
+                # against every key).
+                any_of = sql.replace("IN {keys}", "= ANY(%s::varchar[])")
+                self.cursor.execute(any_of, [list(keys)], prepare=False)
                 out.extend(self.cursor.fetchall())
             return out
         for part in chunks(keys, 500):
@@ -249,8 +249,6 @@ class _Sql:
 
     def existing_keys(self, keys: Sequence[str]) -> list[str]:
         sql = "SELECT source_key FROM interactions WHERE source_key IN {keys}"
-        if self.pg:
-            sql = sql.replace("IN", "=")
         return [k for (k,) in self._select_in(sql, keys)]
 
     def parent_authors(self, keys: Sequence[str]) -> list[tuple[str, int, Any, int]]:
@@ -264,8 +262,6 @@ class _Sql:
             "AND participants.role = 'from' LIMIT 1), interactions.occurred_at, "
             "interactions.id FROM interactions WHERE interactions.source_key IN {keys}"
         )
-        if self.pg:
-            sql = sql.replace("IN {keys}", "= {keys}")
         return [(k, p, at, i) for k, p, at, i in self._select_in(sql, keys) if p is not None]
 
     def thread_latest(self, keys: Sequence[str]) -> list[tuple[str, Any]]:
@@ -274,21 +270,15 @@ class _Sql:
             "SELECT thread_key, max(occurred_at) FROM interactions "
             "WHERE thread_key IN {keys} GROUP BY thread_key"
         )
-        if self.pg:
-            sql = sql.replace("IN {keys}", "= {keys}")
         return [(k, at) for k, at in self._select_in(sql, keys) if at is not None]
 
     def replied_to(self, keys: Sequence[str]) -> list[str]:
         """Which of these messages a stored message replies to."""
         sql = "SELECT DISTINCT parent_key FROM interactions WHERE parent_key IN {keys}"
-        if self.pg:
-            sql = sql.replace("IN {keys}", "= {keys}")
         return [k for (k,) in self._select_in(sql, keys)]
 
     def thread_members(self, keys: Sequence[str]) -> list[tuple[str, int]]:
         sql = "SELECT thread_key, person_id FROM thread_members WHERE thread_key IN {keys}"
-        if self.pg:
-            sql = sql.replace("IN", "=")
         return [(k, p) for k, p in self._select_in(sql, keys)]
 
     def insert_interactions(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, str]]:
