@@ -1,8 +1,9 @@
 """Ranking the colleagues who know a lead, from the per-pair aggregates only.
 
 One indexed read of ``pair_strength`` by ``lead_id`` (one row per candidate
-colleague) plus the colleagues' rows: the cost depends on how many people know
-the lead, never on how many interactions are stored.
+colleague), with the colleagues' rows from this process's directory
+(scoring/colleagues.py): the cost depends on how many people know the lead,
+never on how many interactions are stored.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from scoring import colleagues
+from scoring.colleagues import COLLEAGUE_COLUMNS, PROPOSABLE
 from scoring.strength import SUMS, Strength, Tier, Weights, strength_of, two_way_at, weighted
 from signals import settings as store_settings
 from signals.aggregate import DecayClock
@@ -230,43 +233,15 @@ def ranking_values(pair: Any, w: Weights) -> dict[str, Any]:
     return values
 
 
-_PRIMARY_EMAIL = (
-    select(Address.email)
-    .where(Address.person_id == Person.id)
-    .order_by(Address.id)
-    .limit(1)
-    .correlate(Person)
-    .scalar_subquery()
-)
-
-
-# What a ranking shows of a colleague (see ColleagueInfo).
-COLLEAGUE_COLUMNS = (
-    Person.id,
-    Person.display_name,
-    Person.title,
-    Person.department,
-    Person.phone,
-    Person.upn,
-    Person.entra_id,
-    _PRIMARY_EMAIL.label("email"),
-)
-# Who may be proposed as an introducer (the lead side has no such filter).
-PROPOSABLE = (
-    ~Person.opted_out,
-    Person.enabled,
-    Person.departed_at.is_(None),
-    ~Person.is_list,
-    ~Person.is_shared,
-    ~Person.is_automated,
-)
-
-
 def _connections_query(internal_only: bool, single: bool) -> Select[Any]:
     """Built once per pair mode and lead count, so the SQL is compiled once and cached:
     each ranking is one indexed read of ``pair_strength``. One lead (the usual
     question) binds a plain ``= :lead``, which skips the per-call rendering of an
-    expanding ``IN`` list (about a third of a ranking's cost)."""
+    expanding ``IN`` list (about a third of a ranking's cost).
+
+    Where introducers are internal colleagues, the query reads pairs only, with the
+    directory's stamp, and the colleagues come from the in-process directory
+    (scoring/colleagues.py). Otherwise it joins each pair to its colleague."""
     leads: Any = bindparam("leads", expanding=True)
     lead_cond = (
         (PairStrength.lead_id == bindparam("lead")) if single else PairStrength.lead_id.in_(leads)
@@ -277,16 +252,14 @@ def _connections_query(internal_only: bool, single: bool) -> Select[Any]:
     closed = select(Introduction.introducer_id).where(
         closed_cond, or_(*(Introduction.state == state for state in CLOSED_FOR_LEAD))
     )
-    query = (
+    open_pairs = (lead_cond, PairStrength.introducer_id.not_in(closed))
+    if internal_only:
+        return select(*RANKING_COLUMNS, colleagues.STAMP.label("stamp")).where(*open_pairs)
+    return (
         select(*RANKING_COLUMNS, *COLLEAGUE_COLUMNS)
         .join(Person, Person.id == PairStrength.introducer_id)
-        .where(
-            lead_cond,
-            *PROPOSABLE,
-            PairStrength.introducer_id.not_in(closed),
-        )
+        .where(*open_pairs, *PROPOSABLE)
     )
-    return query.where(Person.internal) if internal_only else query
 
 
 _QUERIES = {
@@ -296,8 +269,9 @@ _QUERIES = {
 }
 # Rows become plain named tuples: reading a field of one costs a tenth of reading it
 # from a SQLAlchemy Row, and scoring reads about fifty per colleague.
-_FIELDS = list(_QUERIES[True, True].selected_columns.keys())
+_FIELDS = list(_QUERIES[False, True].selected_columns.keys())
 ConnectionRow: Any = cast(Any, namedtuple)("ConnectionRow", _FIELDS)
+_PAIR_VALUES = len(RANKING_COLUMNS)
 
 
 # psycopg can send results in PostgreSQL's binary format: the same Python values
@@ -395,13 +369,26 @@ def connections_for(
     """The stored pairs for these leads joined with the colleagues who may be proposed:
     rows with :data:`RANKING_COLUMNS`, the colleague's columns, and their primary ``email``."""
     internal = facts.pair_mode == "internal"
-    make = ConnectionRow._make
     values: dict[str, Any] = weight_values(weights)
+    rows: Sequence[Any]
     if len(lead_ids) == 1:
         values["lead"] = lead_ids[0]
-        return [make(row) for row in _SINGLE[internal].rows(session.connection(), values)]
-    values["leads"] = list(lead_ids)
-    return [make(row) for row in session.connection().execute(_QUERIES[internal, False], values)]
+        rows = _SINGLE[internal].rows(session.connection(), values)
+    else:
+        values["leads"] = list(lead_ids)
+        rows = session.connection().execute(_QUERIES[internal, False], values).all()
+    make = ConnectionRow._make
+    if not internal:
+        return [make(row) for row in rows]
+    if not rows:
+        return []
+    known = colleagues.directory(session, rows[0][_PAIR_VALUES]).get
+    joined = []
+    for row in rows:  # pairs whose colleague is not in the directory may not be proposed
+        colleague = known(row[0])
+        if colleague is not None:
+            joined.append(make((*row[:_PAIR_VALUES], *colleague)))
+    return joined
 
 
 def rank(
