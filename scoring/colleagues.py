@@ -1,7 +1,8 @@
 """The colleagues a ranking may propose, kept in memory between rankings.
 
 Joining a lead's pairs to their colleagues' rows, and each colleague to their first
-address, was a third of a ranking's time on PostgreSQL (docs/performance.md). The
+address, was about 40 % of the ranking statement's server time on PostgreSQL
+(docs/performance.md, sixth session). The
 colleague directory is small (one row per employee) and changes rarely, so each
 process keeps it. The store has a stamp, a token that triggers replace in any
 transaction that changes what a ranking shows or filters of an internal person
