@@ -5,7 +5,7 @@ does not show leave the cache alone; writers never wait on the stamp."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, text
@@ -14,33 +14,7 @@ from sqlalchemy.orm import Session
 
 from scoring.ranking import rank
 from signals import db
-from signals.ingest import Writer, write_all
-from signals.models import Kind
-from signals.records import InteractionRecord, Party
-
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-LEAD = Party("yvonne.mckay@fourthcoffee.com", "Yvonne McKay")
-TRICIA = Party("tricia.potter@contoso.com", "Tricia Potter")
-BOB = Party("bob.kelly@contoso.com", "Bob Kelly")
-
-
-def _store(engine: Engine) -> int:
-    write_all(
-        Writer(engine),
-        [
-            InteractionRecord(Kind.EMAIL, "<a@x>", T0, TRICIA, to=[LEAD], thread_key="t"),
-            InteractionRecord(Kind.EMAIL, "<b@x>", T0 + timedelta(hours=2), LEAD, to=[TRICIA, BOB]),
-        ],
-    )
-    return _person(engine, LEAD.email)
-
-
-def _person(engine: Engine, email: str) -> int:
-    with engine.connect() as conn:
-        found = conn.execute(
-            text("SELECT person_id FROM addresses WHERE email = :e"), {"e": email}
-        ).scalar_one()
-    return int(found)
+from tests.small_store import BOB, T0, TRICIA, person_id, two_messages
 
 
 def _shown(engine: Engine, lead: int) -> list[tuple[str, str | None]]:
@@ -92,20 +66,20 @@ CHANGES = {
 def test_a_change_on_another_replica_shows_in_the_next_ranking(
     engine: Engine, replica: Engine, change: str
 ) -> None:
-    lead = _store(engine)
+    lead = two_messages(engine)
     before = [("Bob Kelly", BOB.email), ("Tricia Potter", TRICIA.email)]
     assert _shown(engine, lead) == before  # the cache is warm
     sql, after = CHANGES[change]
     with replica.begin() as conn:
-        conn.execute(text(sql), {"p": _person(replica, TRICIA.email)})
+        conn.execute(text(sql), {"p": person_id(replica, TRICIA.email)})
     assert _shown(engine, lead) == after
 
 
 def test_a_colleague_who_rejoins_and_a_new_first_address_show(
     engine: Engine, replica: Engine
 ) -> None:
-    lead = _store(engine)
-    tricia = _person(engine, TRICIA.email)
+    lead = two_messages(engine)
+    tricia = person_id(engine, TRICIA.email)
     with replica.begin() as conn:
         conn.execute(text("UPDATE people SET opted_out = true WHERE id = :p"), {"p": tricia})
     assert _shown(engine, lead) == [("Bob Kelly", BOB.email)]
@@ -123,8 +97,8 @@ def test_a_colleague_who_rejoins_and_a_new_first_address_show(
 def test_changes_a_ranking_does_not_show_keep_the_token(engine: Engine) -> None:
     """Imports add external people and count sends all day: none of that may empty
     every replica's cache."""
-    _store(engine)
-    tricia = _person(engine, TRICIA.email)
+    two_messages(engine)
+    tricia = person_id(engine, TRICIA.email)
     token = _token(engine)
     with engine.begin() as conn:
         conn.execute(
@@ -157,8 +131,8 @@ def test_a_rolled_back_change_leaves_no_stale_colleague(engine: Engine, replica:
     """A ranking inside a transaction that renames a colleague, which then rolls
     back, must not leave the new name in the cache: not as it is, nor once another
     change has renewed the token."""
-    lead = _store(engine)
-    tricia, bob = _person(engine, TRICIA.email), _person(engine, BOB.email)
+    lead = two_messages(engine)
+    tricia, bob = person_id(engine, TRICIA.email), person_id(engine, BOB.email)
     with Session(engine) as session:
         session.execute(
             text("UPDATE people SET display_name = 'Never Was' WHERE id = :p"), {"p": tricia}
@@ -175,8 +149,8 @@ def test_writers_do_not_wait_on_the_stamp_before_commit(pg_url: str) -> None:
     """PostgreSQL: two transactions that both change colleagues overlap freely; the
     stamp row is locked only while each commits (deferred triggers)."""
     engine = db.open_store(pg_url)
-    _store(engine)
-    tricia, bob = _person(engine, TRICIA.email), _person(engine, BOB.email)
+    two_messages(engine)
+    tricia, bob = person_id(engine, TRICIA.email), person_id(engine, BOB.email)
     token = _token(engine)
     rename = text("UPDATE people SET display_name = display_name || '!' WHERE id = :p")
     try:

@@ -3,7 +3,7 @@ the sums the database adds equal the Python reference, on both backends."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -13,41 +13,13 @@ from sqlalchemy.orm import Session
 from scoring.ranking import _QUERIES, _SINGLE, RANKING_COLUMNS, rank, ranking_values, weight_values
 from scoring.strength import Weights
 from signals import db
-from signals.ingest import Writer, write_all
 from signals.meta import read_facts
-from signals.models import Kind, PairStrength, Person
-from signals.records import InteractionRecord, Party
-
-T0 = datetime(2026, 3, 2, 9, 0, 0, 250000, tzinfo=UTC)
-LEAD = Party("yvonne.mckay@fourthcoffee.com", "Yvonne McKay")
-TRICIA = Party("tricia.potter@contoso.com", "Tricia Potter")
-BOB = Party("bob.kelly@contoso.com", "Bob Kelly")
-
-
-def _store(engine: Engine) -> int:
-    write_all(
-        Writer(engine),
-        [
-            InteractionRecord(Kind.EMAIL, "<a@x>", T0, TRICIA, to=[LEAD], thread_key="t"),
-            InteractionRecord(
-                Kind.EMAIL,
-                "<b@x>",
-                T0 + timedelta(hours=2),
-                LEAD,
-                to=[TRICIA, BOB],
-                parent_key="<a@x>",
-            ),
-        ],
-    )
-    with engine.connect() as conn:
-        lead = conn.execute(
-            text("SELECT person_id FROM addresses WHERE email = :e"), {"e": LEAD.email}
-        ).scalar_one()
-    return int(lead)
+from signals.models import PairStrength, Person
+from tests.small_store import T0, two_messages
 
 
 def test_driver_rows_equal_sqlalchemy_rows(engine: Engine) -> None:
-    lead = _store(engine)
+    lead = two_messages(engine)
     with Session(engine) as session:
         internal = read_facts(session).pair_mode == "internal"
         conn = session.connection()
@@ -116,7 +88,7 @@ def test_the_database_sums_equal_the_python_reference(engine: Engine) -> None:
 
 
 def test_a_broken_store_raises_sqlalchemy_errors(engine: Engine) -> None:
-    lead = _store(engine)
+    lead = two_messages(engine)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE pair_strength"))
     with Session(engine) as session, pytest.raises(DBAPIError):
@@ -127,7 +99,7 @@ def test_a_lost_connection_is_invalidated(pg_url: str) -> None:
     """A PostgreSQL backend killed under the ranking: the error says so and the pool
     does not hand the dead connection out again."""
     engine = db.open_store(pg_url)
-    lead = _store(engine)
+    lead = two_messages(engine)
     with Session(engine) as session:
         facts = read_facts(session)  # so that the ranking's own read meets the dead link
         pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
