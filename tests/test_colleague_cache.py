@@ -4,16 +4,20 @@ does not show leave the cache alone; writers never wait on the stamp."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Column, Engine, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 
+from scoring.colleagues import COLLEAGUE_COLUMNS, PROPOSABLE
 from scoring.ranking import rank
 from signals import db
+from signals.models import Person
 from tests.small_store import BOB, T0, TRICIA, person_id, two_messages
 
 
@@ -194,3 +198,17 @@ def test_the_stamp_triggers_exist_at_head(engine: Engine) -> None:
     with engine.connect() as conn:
         names = set(conn.execute(text(listed)).scalars())
     assert {n for n in names if n.startswith("directory_stamp_")} == expected
+
+
+def test_the_triggers_watch_every_column_the_directory_reads() -> None:
+    """A column added to what a ranking shows or filters by, and not to the triggers'
+    list, would leave every replica showing its old value."""
+    migration = importlib.import_module("signals.migrations.versions.0005_directory_stamp")
+    people = Person.__table__
+    read = {
+        element.name
+        for element in visitors.iterate(select(*COLLEAGUE_COLUMNS).where(*PROPOSABLE))
+        if isinstance(element, Column) and element.table is people
+    }
+    assert "display_name" in read and "opted_out" in read
+    assert read - {"id"} <= set(migration.SHOWN)

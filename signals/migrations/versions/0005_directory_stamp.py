@@ -9,13 +9,17 @@ through different paths.
 
 What counts is what a ranking shows or filters of a colleague (internal people
 only): their row's shown columns and flags, and their addresses (the first is the
-e-mail shown). The token is a random number, not a counter, so that a value from a
-transaction that rolled back is never taken again by one that commits.
+e-mail shown). The token is a random number, not a counter, so that a process's
+cache never matches a store it was not loaded from (one re-created at the same
+address, or cloned from a template), nor a value taken by a transaction that rolled
+back.
 
 On PostgreSQL the triggers are deferred to commit and replace the token once per
 transaction: the stamp row's lock is then held for the commit only, after the
 transaction's other locks, so writers cannot deadlock on it. SQLite has one writer
-at a time and replaces it per changed row.
+at a time and replaces it per changed row. SQLite drops a table's triggers with the
+table: a later migration that recreates people or addresses there (batch mode) must
+create them again (tests/test_colleague_cache.py checks they exist at head).
 
 Revision ID: 0005
 Revises: 0004
