@@ -17,8 +17,10 @@ from sqlalchemy.sql import visitors
 from scoring.colleagues import COLLEAGUE_COLUMNS, PROPOSABLE
 from scoring.ranking import rank
 from signals import db
-from signals.models import Person
-from tests.small_store import BOB, T0, TRICIA, person_id, two_messages
+from signals.ingest import Writer, write_all
+from signals.models import Kind, Person
+from signals.records import InteractionRecord, Party
+from tests.small_store import BOB, LEAD, T0, TRICIA, person_id, two_messages
 
 
 def _shown(engine: Engine, lead: int) -> list[tuple[str, str | None]]:
@@ -77,6 +79,21 @@ def test_a_change_on_another_replica_shows_in_the_next_ranking(
     with replica.begin() as conn:
         conn.execute(text(sql), {"p": person_id(replica, TRICIA.email)})
     assert _shown(engine, lead) == after
+
+
+def test_a_new_colleague_imported_on_another_replica_is_ranked(
+    engine: Engine, replica: Engine
+) -> None:
+    """A colleague first seen in a message imported elsewhere is a new internal
+    person: without the insert trigger the cache would drop her pair unseen."""
+    lead = two_messages(engine)
+    assert len(_shown(engine, lead)) == 2
+    carol = Party("carol.diaz@contoso.com", "Carol Diaz")
+    write_all(
+        Writer(replica),
+        [InteractionRecord(Kind.EMAIL, "<c@x>", T0 + timedelta(hours=3), LEAD, to=[carol])],
+    )
+    assert ("Carol Diaz", carol.email) in _shown(engine, lead)
 
 
 def test_a_colleague_who_rejoins_and_a_new_first_address_show(
