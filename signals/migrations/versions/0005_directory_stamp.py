@@ -54,36 +54,54 @@ SHOWN = (
     "is_shared",
     "is_automated",
 )
-# (trigger, table) on each backend.
-SQLITE_TRIGGERS = tuple(
-    (f"directory_stamp_{table}_{event}", "people" if table == "person" else "addresses")
-    for table in ("person", "address")
-    for event in ("insert", "update", "delete")
+# A shown column changed, in each dialect.
+_SQLITE_CHANGED = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in SHOWN)
+_PG_CHANGED = (
+    f"({', '.join(f'OLD.{c}' for c in SHOWN)}) IS DISTINCT FROM"
+    f" ({', '.join(f'NEW.{c}' for c in SHOWN)})"
 )
-POSTGRESQL_TRIGGERS = (*SQLITE_TRIGGERS[:3], ("directory_stamp_address_change", "addresses"))
-
-_SQLITE_NEW_TOKEN = "BEGIN UPDATE directory_stamp SET token = random(); END"
+_INTERNAL = "EXISTS (SELECT 1 FROM people WHERE id IN ({}) AND internal)"
+# Trigger name -> (table, event, condition), created by upgrade and dropped by
+# downgrade. SQLite: replaced per row.
+SQLITE_TRIGGERS = {
+    "directory_stamp_person_insert": ("people", "INSERT", "NEW.internal"),
+    "directory_stamp_person_update": (
+        "people",
+        "UPDATE",
+        f"(OLD.internal OR NEW.internal) AND ({_SQLITE_CHANGED})",
+    ),
+    "directory_stamp_person_delete": ("people", "DELETE", "OLD.internal"),
+    "directory_stamp_address_insert": ("addresses", "INSERT", _INTERNAL.format("NEW.person_id")),
+    "directory_stamp_address_update": (
+        "addresses",
+        "UPDATE OF email, person_id",
+        _INTERNAL.format("OLD.person_id, NEW.person_id"),
+    ),
+    "directory_stamp_address_delete": ("addresses", "DELETE", _INTERNAL.format("OLD.person_id")),
+}
+# PostgreSQL: deferred, and run by a function; addresses check the person in theirs.
+POSTGRESQL_TRIGGERS = {
+    "directory_stamp_person_insert": ("people", "INSERT", "NEW.internal"),
+    "directory_stamp_person_update": (
+        "people",
+        "UPDATE",
+        f"(OLD.internal OR NEW.internal) AND {_PG_CHANGED}",
+    ),
+    "directory_stamp_person_delete": ("people", "DELETE", "OLD.internal"),
+    "directory_stamp_address_change": (
+        "addresses",
+        "INSERT OR DELETE OR UPDATE OF email, person_id",
+        None,
+    ),
+}
 
 
 def _sqlite() -> None:
-    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in SHOWN)
-    internal = "EXISTS (SELECT 1 FROM people WHERE id IN ({ids}) AND internal)"
-    for sql in (
-        f"CREATE TRIGGER directory_stamp_person_insert AFTER INSERT ON people"
-        f" WHEN NEW.internal {_SQLITE_NEW_TOKEN}",
-        f"CREATE TRIGGER directory_stamp_person_update AFTER UPDATE ON people"
-        f" WHEN (OLD.internal OR NEW.internal) AND ({changed}) {_SQLITE_NEW_TOKEN}",
-        f"CREATE TRIGGER directory_stamp_person_delete AFTER DELETE ON people"
-        f" WHEN OLD.internal {_SQLITE_NEW_TOKEN}",
-        f"CREATE TRIGGER directory_stamp_address_insert AFTER INSERT ON addresses"
-        f" WHEN {internal.format(ids='NEW.person_id')} {_SQLITE_NEW_TOKEN}",
-        f"CREATE TRIGGER directory_stamp_address_update AFTER UPDATE OF email, person_id"
-        f" ON addresses WHEN {internal.format(ids='OLD.person_id, NEW.person_id')}"
-        f" {_SQLITE_NEW_TOKEN}",
-        f"CREATE TRIGGER directory_stamp_address_delete AFTER DELETE ON addresses"
-        f" WHEN {internal.format(ids='OLD.person_id')} {_SQLITE_NEW_TOKEN}",
-    ):
-        op.execute(sql)
+    for name, (table, event, condition) in SQLITE_TRIGGERS.items():
+        op.execute(
+            f"CREATE TRIGGER {name} AFTER {event} ON {table} WHEN {condition}"
+            " BEGIN UPDATE directory_stamp SET token = random(); END"
+        )
 
 
 def _postgresql() -> None:
@@ -123,24 +141,13 @@ def _postgresql() -> None:
         END $$
         """
     )
-    changed = (
-        f"({', '.join(f'OLD.{c}' for c in SHOWN)}) IS DISTINCT FROM"
-        f" ({', '.join(f'NEW.{c}' for c in SHOWN)})"
-    )
-    deferred = "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
-    for sql in (
-        f"CREATE CONSTRAINT TRIGGER directory_stamp_person_insert AFTER INSERT ON people"
-        f" {deferred} WHEN (NEW.internal) EXECUTE FUNCTION directory_stamp_person()",
-        f"CREATE CONSTRAINT TRIGGER directory_stamp_person_update AFTER UPDATE ON people"
-        f" {deferred} WHEN ((OLD.internal OR NEW.internal) AND {changed})"
-        f" EXECUTE FUNCTION directory_stamp_person()",
-        f"CREATE CONSTRAINT TRIGGER directory_stamp_person_delete AFTER DELETE ON people"
-        f" {deferred} WHEN (OLD.internal) EXECUTE FUNCTION directory_stamp_person()",
-        f"CREATE CONSTRAINT TRIGGER directory_stamp_address_change"
-        f" AFTER INSERT OR DELETE OR UPDATE OF email, person_id ON addresses"
-        f" {deferred} EXECUTE FUNCTION directory_stamp_address()",
-    ):
-        op.execute(sql)
+    for name, (table, event, condition) in POSTGRESQL_TRIGGERS.items():
+        function = "directory_stamp_person" if table == "people" else "directory_stamp_address"
+        when = f" WHEN ({condition})" if condition else ""
+        op.execute(
+            f"CREATE CONSTRAINT TRIGGER {name} AFTER {event} ON {table}"
+            f" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW{when} EXECUTE FUNCTION {function}()"
+        )
 
 
 def upgrade() -> None:
@@ -161,7 +168,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
-    for name, table in SQLITE_TRIGGERS if sqlite else POSTGRESQL_TRIGGERS:
+    for name, (table, _, _) in (SQLITE_TRIGGERS if sqlite else POSTGRESQL_TRIGGERS).items():
         op.execute(f"DROP TRIGGER {name}" if sqlite else f"DROP TRIGGER {name} ON {table}")
     if not sqlite:
         for function in ("directory_stamp_address", "directory_stamp_person"):
