@@ -58,8 +58,9 @@ PROPOSABLE = (
     ~Person.is_automated,
 )
 
+_TOKEN = select(DirectoryStamp.token).where(DirectoryStamp.id == 1)
 # The token as a column of the ranking's own statement (one primary-key read).
-STAMP = select(DirectoryStamp.token).where(DirectoryStamp.id == 1).scalar_subquery()
+STAMP = _TOKEN.scalar_subquery()
 
 
 class Directory(NamedTuple):
@@ -78,7 +79,7 @@ def load(engine: Engine) -> Directory:
     under an older token, which only costs one needless reload later. (Read the
     other way round, older rows could sit under a newer token for good.)"""
     with engine.connect() as conn:
-        token = conn.scalar(select(DirectoryStamp.token).where(DirectoryStamp.id == 1))
+        token = conn.scalar(_TOKEN)
         rows = conn.execute(select(*COLLEAGUE_COLUMNS).where(*PROPOSABLE, Person.internal))
         return Directory(token, {row[0]: tuple(row) for row in rows})
 

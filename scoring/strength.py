@@ -99,7 +99,7 @@ SHARED_TERMS = (("d_meeting", "meeting"), ("d_call", "call"), ("d_chat", "chat")
 SUMS = {"out_mail": OUT_TERMS, "in_mail": IN_TERMS, "shared": SHARED_TERMS}
 
 
-def weighted(row: object, terms: tuple[tuple[str, str], ...], w: Weights) -> float:
+def weighted(row: PairRow, terms: tuple[tuple[str, str], ...], w: Weights) -> float:
     """One of :data:`SUMS` for a stored row, undecayed."""
     total = 0.0
     for column, weight in terms:
