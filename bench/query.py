@@ -11,6 +11,8 @@ naive alternative, for the same leads, in the same run:
 - approx: what earlier runs compared against, a cheaper and different answer: the
   lead's raw rows weighed by To/Cc, meetings and calls only (no replies, threads,
   responses or exclusions). Kept for a rough comparison with earlier runs.
+- round trip: a bare ``SELECT 1`` on the same connection, the floor under any
+  statement (on this project's VMs mostly the hypervisor waking an idle CPU).
 
 Both sides run on a store read into memory first (``warm``), taking turns over
 blocks of leads (``_time``), so that neither the disk nor the VM's drift from one
@@ -180,7 +182,9 @@ def _bucket(n: int) -> str:
     return f"{lo}+" if hi == 10**9 else f"{lo}-{hi - 1}"
 
 
-def _summary(ours: list[float], naive: list[float], approx: list[float]) -> dict[str, Any]:
+def _summary(
+    ours: list[float], naive: list[float], approx: list[float], round_trip: list[float]
+) -> dict[str, Any]:
     p50, naive_p50, approx_p50 = (statistics.median(v) for v in (ours, naive, approx))
     return {
         "leads": len(ours),
@@ -191,7 +195,19 @@ def _summary(ours: list[float], naive: list[float], approx: list[float]) -> dict
         "speedup": round(naive_p50 / p50, 1),
         "approx_p50_ms": round(approx_p50, 3),
         "speedup_vs_approx": round(approx_p50 / p50, 1),
+        "round_trip_p50_ms": round(statistics.median(round_trip), 3),
     }
+
+
+def _round_trip(session: Session) -> None:
+    """A bare ``SELECT 1`` on the ranking's own connection and driver cursor: the least
+    any statement costs. On PostgreSQL it is most of what a ranking has left."""
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute("SELECT 1")
+        cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _time(
@@ -213,6 +229,7 @@ def _time(
         "ours": lambda lead: rank(session, [lead], now=now, weights=weights, facts=facts)[0],
         "naive": lambda lead: raw_rank(session, lead, now=now, weights=weights, facts=facts),
         "approx": lambda lead: approx_rank(session, lead, now, weights),
+        "round_trip": lambda lead: _round_trip(session),
     }
     taken: dict[str, list[float]] = {name: [] for name in sides}
     answers: dict[str, list[Any]] = {name: [] for name in sides}
@@ -234,7 +251,7 @@ def _time(
         for lead, ours, naive in zip(sample, answers["ours"], answers["naive"], strict=True)
         if not _same(ours, naive)
     ]
-    result = _summary(taken["ours"], taken["naive"], taken["approx"])
+    result = _summary(taken["ours"], taken["naive"], taken["approx"], taken["round_trip"])
     buckets: dict[str, list[int]] = {}
     for i, lead in enumerate(sample):
         buckets.setdefault(_bucket(volume[lead]), []).append(i)
@@ -376,6 +393,10 @@ def main() -> None:
                 f" median {row['lead_interactions_p50']:.0f} interactions (per colleague) and"
                 f" {row['colleagues_p50']:.0f} colleagues per lead"
             )
+        print(
+            f"{name:<11} round trip (a bare SELECT 1 on the same connection)"
+            f" p50 {r['round_trip_p50_ms']:.3f} ms"
+        )
 
 
 if __name__ == "__main__":
