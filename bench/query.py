@@ -201,7 +201,7 @@ def _summary(
 
 def _round_trip(session: Session) -> None:
     """A bare ``SELECT 1`` on the ranking's own connection and driver cursor: the least
-    any statement costs. On PostgreSQL it is most of what a ranking has left."""
+    any statement costs. On PostgreSQL it is the largest part of a ranking."""
     cursor = session.connection().connection.cursor()
     try:
         cursor.execute("SELECT 1")
