@@ -27,14 +27,12 @@ import cProfile
 import json
 import mailbox
 import math
-import os
 import pstats
 import random
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from pathlib import Path
@@ -43,19 +41,16 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
-from signals import db, settings
+from bench import postgres as pg
+from signals import settings
 from signals.importers.mbox import read_mbox
 from signals.ingest import Writer, write_all
 from signals.models import Kind, Response
 from signals.records import Attendee, InteractionRecord, Party
 from signals.store import create_store
 
-PG_ADMIN = os.environ.get(
-    "WHOKNOWS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 START = datetime(2025, 3, 1, tzinfo=UTC)
 PROFILED = 20_000  # records in the optional cProfile pass (--profile)
 RESPONSES = [Response.ACCEPTED] * 6 + [Response.TENTATIVE, Response.DECLINED, Response.NONE]
@@ -235,21 +230,6 @@ def run_backend(
     return result
 
 
-def _pg(admin_url: str) -> tuple[Callable[[str], str], Callable[[str], None], Engine]:
-    admin = create_engine(db.normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-
-    def create(name: str) -> str:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        return make_url(db.normalise_url(admin_url)).set(database=name).render_as_string(False)
-
-    def drop(name: str) -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return create, drop, admin
-
-
 def write_mbox(path: Path, n: int, seed: int = 11) -> None:
     """An mbox of ``n`` plausible messages with ~2 KB bodies."""
     rng = random.Random(seed)
@@ -368,16 +348,14 @@ def main() -> None:
             urls = [f"sqlite:///{tmp}/{n}.db" for n in ("bench", "baseline", "profiled")]
             results.append(run_backend("sqlite", urls, records, batch, args.profile))
     if args.only in (None, "postgresql"):
-        create, drop, admin = _pg(PG_ADMIN)
         tag = uuid.uuid4().hex[:8]
         names = [f"whoknows_bench_{kind}_{tag}" for kind in ("import", "base", "profiled")]
         try:
-            urls = [create(n) for n in names]
+            urls = [pg.create(n) for n in names]
             results.append(run_backend("postgresql", urls, records, batch, args.profile))
         finally:
             for name in names:
-                drop(name)
-            admin.dispose()
+                pg.drop(name)
     order = order_tracking(records, batch) if args.only in (None, "sqlite") else {}
     parse = mbox_speed(args.mbox)
 

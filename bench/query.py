@@ -37,11 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import postgres as pg
 from bench.raw_ranking import raw_rank
 from scoring.ranking import RankedColleague, rank
 from scoring.strength import Weights
@@ -52,7 +53,6 @@ from signals.rebuild import rebuild_aggregates
 from signals.store import create_store
 
 CACHE = Path(os.environ.get("WHOKNOWS_BENCH_CACHE", Path.home() / ".cache" / "whoknows"))
-PG_ADMIN = os.environ.get("WHOKNOWS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PG_DB = "whoknows_bench_large"
 MARKER = "bench-large-v3"  # v2: chats count the same whoever started them; v3: PG rebuilt
 
@@ -144,15 +144,10 @@ def build(url: str) -> Engine:
 
 
 def postgres_url() -> str:
-    admin = create_engine(db.normalise_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": PG_DB}
-        ).scalar()
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{PG_DB}"'))
-    admin.dispose()
-    return db.normalise_url(PG_ADMIN).rsplit("/", 1)[0] + f"/{PG_DB}"
+    """The cached store's database on the benchmark server, created empty the first time."""
+    if not pg.exists(PG_DB):
+        pg.create(PG_DB)
+    return pg.url_of(PG_DB)
 
 
 def percentile(values: list[float], q: float) -> float:

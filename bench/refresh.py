@@ -33,12 +33,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, func, select, text
+from sqlalchemy import Connection, Engine, delete, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.query import CACHE, PG_ADMIN, PG_DB, build, postgres_url
-from signals import db, stale
+from bench import postgres as pg
+from bench.query import CACHE, PG_DB, build, postgres_url
+from signals import stale
 from signals.models import Interaction, Kind, PairStrength, StalePair
 from signals.rebuild import rebuild_in
 from signals.store import create_store
@@ -46,23 +47,12 @@ from signals.store import create_store
 BENCH_COPY = "whoknows_bench_refresh"
 
 
-def _admin() -> Engine:
-    return create_engine(db.normalise_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-
-
 @contextmanager
 def _small(backend: str) -> Iterator[Engine]:
     from signals.demo.build import build_demo
 
     with tempfile.TemporaryDirectory() as tmp:
-        if backend == "sqlite":
-            url = f"sqlite:///{tmp}/refresh.db"
-        else:
-            admin = _admin()
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_COPY}"'))
-                conn.execute(text(f'CREATE DATABASE "{BENCH_COPY}"'))
-            url = db.normalise_url(PG_ADMIN).rsplit("/", 1)[0] + f"/{BENCH_COPY}"
+        url = f"sqlite:///{tmp}/refresh.db" if backend == "sqlite" else pg.create(BENCH_COPY)
         engine = create_store(url)
         build_demo(engine, "small")
         rebuild_in_place(engine)
@@ -71,7 +61,7 @@ def _small(backend: str) -> Iterator[Engine]:
         finally:
             engine.dispose()
             if backend == "postgresql":
-                _drop_copy()
+                pg.drop(BENCH_COPY)
 
 
 @contextmanager
@@ -88,22 +78,13 @@ def _large(backend: str) -> Iterator[Engine]:
             finally:
                 engine.dispose()
         return
-    build(postgres_url()).dispose()
-    admin = _admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_COPY}"'))
-        conn.execute(text(f'CREATE DATABASE "{BENCH_COPY}" TEMPLATE "{PG_DB}"'))
-    engine = create_store(db.normalise_url(PG_ADMIN).rsplit("/", 1)[0] + f"/{BENCH_COPY}")
+    build(postgres_url()).dispose()  # a template may have no other connections
+    engine = create_store(pg.create(BENCH_COPY, template=PG_DB))
     try:
         yield engine
     finally:
         engine.dispose()
-        _drop_copy()
-
-
-def _drop_copy() -> None:
-    with _admin().connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_COPY}"'))
+        pg.drop(BENCH_COPY)
 
 
 def rebuild_in_place(engine: Engine) -> None:
