@@ -22,6 +22,7 @@ COPY signals/ signals/
 COPY scoring/ scoring/
 COPY cards/ cards/
 COPY bot/ bot/
+COPY cli/ cli/
 COPY manifest/ manifest/
 RUN python -m venv /opt/whoknows \
     && /opt/whoknows/bin/pip install --no-cache-dir . \

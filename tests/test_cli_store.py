@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from bot.cli import main
+from cli.main import main
 from signals import db
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from bench.raw_ranking import raw_rank
-from bot.cli import main
+from cli.main import main
 from scoring.ranking import rank
 from scoring.strength import Weights
 from signals import db

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import demo
+from cli import demo
 from signals.demo.build import build_demo
 from signals.store import create_store
 
@@ -59,7 +59,7 @@ class Demo:
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from bot.cli import main; main()", "demo", *args],
+            [sys.executable, "-c", "from cli.main import main; main()", "demo", *args],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from bot.cli import main
+from cli.main import main
 from scoring.answer import ask
 from signals.demo.build import DEFAULT_TODAY, build_demo
 from signals.store import create_store

@@ -225,7 +225,7 @@ def test_dockerignore_keeps_the_context_small(instructions: list[Instruction]) -
                 assert (ROOT / source).exists(), f"COPY {source}: missing from the repository"
                 assert not is_ignored(source.rstrip("/"), rules), f"{source} is .dockerignored"
     assert is_ignored("bot/__pycache__/cli.cpython-311.pyc", rules)
-    assert not is_ignored("bot/cli.py", rules)
+    assert not is_ignored("cli/main.py", rules)
 
 
 # --- the build stage, replayed -------------------------------------------------------
@@ -319,11 +319,15 @@ def _clean_env() -> dict[str, str]:
 def test_install_steps_install_the_whoknows_command(replay: Replay) -> None:
     script = replay.venv / "bin" / "whoknows"
     assert script.is_file()
-    assert "from bot.cli import main" in script.read_text()
-    assert {"README.md", "pyproject.toml", "bot/cli.py", "manifest/color.png"} <= set(replay.copied)
+    assert "from cli.main import main" in script.read_text()
+    assert {"README.md", "pyproject.toml", "cli/main.py", "manifest/color.png"} <= set(
+        replay.copied
+    )
     assert not [f for f in replay.copied if "__pycache__" in f or f.startswith("tests/")]
+    installed = list(replay.venv.glob("lib/python*/site-packages/manifest"))
+    assert len(installed) == 1, installed
     for asset in ("manifest.template.json", "color.png", "outline.png"):
-        assert (replay.venv / "share" / "whoknows" / "manifest" / asset).is_file()
+        assert (installed[0] / asset).is_file()
 
 
 def test_the_installed_command_runs_outside_the_source_tree(replay: Replay, tmp_path: Path) -> None:
@@ -350,7 +354,7 @@ def test_the_installed_command_runs_outside_the_source_tree(replay: Replay, tmp_
     assert helped.returncode == 0, helped.stderr
     assert "manifest" in helped.stdout
 
-    # The app package builds from the installed data files, not from a checkout.
+    # The app package builds from the installed package data, not from a checkout.
     ids = ["--app-id", "2f0c6f1e-8f5b-4c1d-9a57-6b1c3a1d2e4f"]
     ids += ["--bot-id", "7d1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"]
     ids += ["--domain", "whoknows.contoso.com", "--out", str(tmp_path / "app.zip")]

@@ -30,7 +30,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import demo
+from cli import demo
 from signals.db import open_store
 from signals.demo.build import build_demo
 from signals.models import Address, AuditEntry, Introduction, Person

@@ -9,7 +9,7 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 
-from bot.cli import main
+from cli.main import main
 from signals.models import Address, Interaction, Participant, Person, Role
 from tests.mailgen import (
     ALEX,

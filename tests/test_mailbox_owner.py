@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import Engine, select
 
-from bot.cli import main
+from cli.main import main
 from signals.models import Address, Person
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

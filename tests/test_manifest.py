@@ -21,7 +21,7 @@ from PIL import Image, ImageChops, ImageStat
 from referencing import Registry
 from referencing.exceptions import NoSuchResource
 
-from bot.manifest import (
+from manifest.build import (
     ManifestError,
     build_package,
     check_domain,

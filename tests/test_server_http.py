@@ -14,12 +14,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 from sqlalchemy import create_engine
 
-from bot import serve
 from bot.auth import AuthConfig
 from bot.hosting import BotHost, HostResponse
 from bot.server import HOST_KEY, create_app, engine_readiness
 from bot.turn import ConversationReference, DeliveryError, Turn, UserAddress
 from cards import texts
+from cli import serve
 from tests import teams
 from tests.connector import Connector
 from tests.echo_bot import EchoBot

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bot.cli import main
+from cli.main import main
 from signals.config import all_settings, settings_markdown
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
@@ -33,7 +33,7 @@ def test_settings_command_lists_them() -> None:
 
 def test_every_command_loads_and_documents_itself() -> None:
     runner = CliRunner()
-    from bot.cli import COMMANDS
+    from cli.main import COMMANDS
 
     for name in [*COMMANDS, "db", "settings"]:
         result = runner.invoke(main, [name, "--help"])

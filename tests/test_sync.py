@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select, update
 
-from bot.cli import main
+from cli.main import main
 from signals import db, stale
 from signals.crm import CrmEntry, upsert_crm_entries
 from signals.directory import upsert_people

@@ -9,10 +9,10 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from bot.auth import LOOPBACK_HOSTS, AuthConfig
-from bot.cli_common import UsageFailure, db_option, open_store_or_exit
 from bot.hosting import BotHost
 from bot.server import create_app, engine_readiness
 from bot.turn import Bot
+from cli.common import UsageFailure, db_option, open_store_or_exit
 from signals.config import SettingError
 
 BotFactory = Callable[[Engine], Bot]

@@ -10,7 +10,7 @@ import click
 from sqlalchemy import Engine, func, select
 from tqdm import tqdm
 
-from bot.cli_common import db_option, open_store_or_exit
+from cli.common import db_option, open_store_or_exit
 from signals import sync_settings
 from signals.graph.auth import Credentials
 from signals.graph.errors import SyncError

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot import settings as bot_settings
-from bot.cli_common import db_option
+from cli.common import db_option
 from scoring.ranking import ColleagueInfo
 from signals import settings as signals_settings
 
@@ -223,7 +223,7 @@ def playground_env(
 
 def serve_argv(port: int) -> list[str]:
     """`whoknows serve` with the interpreter running now (works without the script on PATH)."""
-    argv = [sys.executable, "-c", "from bot.cli import main; main()", "serve"]
+    argv = [sys.executable, "-c", "from cli.main import main; main()", "serve"]
     return [*argv, "--host", "127.0.0.1", "--port", str(port)]
 
 

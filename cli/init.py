@@ -9,7 +9,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
-from bot.cli_common import db_option
+from cli.common import db_option
 from signals.config import SettingError
 
 NEXT_STEPS = """\

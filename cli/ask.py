@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
-from bot.cli_common import UsageFailure, db_option, open_store_or_exit
 from bot.views import evidence_view
 from cards import texts
+from cli.common import UsageFailure, db_option, open_store_or_exit
 from scoring import settings as scoring_settings
 from scoring.answer import Answer, ask
 from scoring.evaluation import evaluate

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import introductions, lookup, privacy, users
-from bot.cli_common import UsageFailure, db_option, open_store_or_exit
 from cards.build import View
 from cards.gallery import sample_views, write_gallery
 from cards.settings import LIST_PAGE_SIZE
@@ -30,6 +29,7 @@ from cards.views import (
     RequestView,
     ResultView,
 )
+from cli.common import UsageFailure, db_option, open_store_or_exit
 from signals.models import Address, Person
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import sys
-import sysconfig
 import zipfile
 from collections.abc import Callable
 from importlib import metadata
@@ -124,19 +122,11 @@ def _default_version() -> str:
 
 
 def assets_dir() -> Path:
-    """Where the template and icons are: the source tree, else the installed data files."""
-    candidates = [
-        Path(__file__).resolve().parent.parent / "manifest",  # a checkout or editable install
-        Path(sysconfig.get_path("data")) / "share" / "whoknows" / "manifest",  # pip install .
-        Path(sys.prefix) / "share" / "whoknows" / "manifest",
-    ]
-    for candidate in candidates:
-        if (candidate / TEMPLATE).is_file():
-            return candidate
-    raise ManifestError(
-        f"{TEMPLATE} not found (looked in {', '.join(str(c) for c in candidates)}); "
-        "run from a source checkout or pass --assets DIR"
-    )
+    """Where the template and icons are: beside this module (package data)."""
+    here = Path(__file__).resolve().parent
+    if (here / TEMPLATE).is_file():
+        return here
+    raise ManifestError(f"{TEMPLATE} not found in {here}; reinstall whoknows or pass --assets DIR")
 
 
 def fill_template(template: Any, values: dict[str, str]) -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from bot.cli_common import UsageFailure, db_option, open_store_or_exit
+from cli.common import UsageFailure, db_option, open_store_or_exit
 from signals.importers import MissingPath, import_sources, plan
 
 

@@ -6,20 +6,20 @@ import importlib
 
 import click
 
-from bot.cli_common import db_option, dispose_at_exit, open_store_or_exit
+from cli.common import db_option, dispose_at_exit, open_store_or_exit
 from signals import db
 from signals.config import all_settings, settings_markdown
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "init": ("bot.cli_demo", "init_command"),
-    "import": ("bot.cli_import", "import_command"),
-    "ask": ("bot.cli_ask", "ask_command"),
-    "eval": ("bot.cli_ask", "eval_command"),
-    "cards": ("bot.cli_cards", "cards_command"),
-    "serve": ("bot.serve", "serve_command"),
-    "sync": ("bot.cli_sync", "sync_command"),
-    "manifest": ("bot.manifest", "manifest_command"),
-    "demo": ("bot.demo", "demo_command"),
+    "init": ("cli.init", "init_command"),
+    "import": ("cli.importing", "import_command"),
+    "ask": ("cli.ask", "ask_command"),
+    "eval": ("cli.ask", "eval_command"),
+    "cards": ("cli.cards", "cards_command"),
+    "serve": ("cli.serve", "serve_command"),
+    "sync": ("cli.sync", "sync_command"),
+    "manifest": ("manifest.build", "manifest_command"),
+    "demo": ("cli.demo", "demo_command"),
 }
 """Each command family in its own module, imported only when used (the bot SDK is slow
 to import, and `whoknows ask` doesn't need it)."""

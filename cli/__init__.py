@@ -1,0 +1,1 @@
+"""The `whoknows` command line: `cli.main` is the entry point, one module per command group."""

@@ -1,0 +1,1 @@
+"""The Teams app package: its template, its icons and the builder behind `whoknows manifest`."""
