@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("bot.cli_sync", "sync_command"),
     "manifest": ("bot.manifest", "manifest_command"),
     "demo": ("bot.demo", "demo_command"),
+    "doctor": ("bot.cli_doctor", "doctor_command"),
 }
 """Each command family in its own module, imported only when used (the bot SDK is slow
 to import, and `whoknows ask` doesn't need it)."""
