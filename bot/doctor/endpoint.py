@@ -16,6 +16,8 @@ from bot.doctor.result import Check, Options, failure, ok, warning
 FAMILY = "endpoint"
 MESSAGES_PATH = "/api/messages"
 TIMEOUT = 10.0
+PROBE = {"type": "typing", "channelId": "msteams", "id": "whoknows-doctor"}
+"""An activity that asks nothing of the bot: a secured one must refuse it (no token)."""
 
 
 def _is_ip(host: str) -> bool:
@@ -127,7 +129,7 @@ async def run(options: Options) -> list[Check]:
             return checks
         checks.append(ok(FAMILY, "/healthz", f"{base}/healthz answers 200"))
         try:
-            async with session.post(f"{base}{MESSAGES_PATH}", json={}) as resp:
+            async with session.post(f"{base}{MESSAGES_PATH}", json=PROBE) as resp:
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             status = 0

@@ -38,6 +38,8 @@ def explain(error: str, *, app: str, tenant: str, secret_env: str) -> Explained:
     """What an Entra sign-in error means for this installation, and what to change."""
     code = re.search(r"AADSTS(\d+)", error)
     number = code.group(1) if code else ""
+    if not number and "Unable to get authority configuration" in error:
+        number = "90002"  # msal keeps Entra's answer to an unknown tenant to itself
     if number == "7000222":
         return Explained(
             f"the client secret of app {app} has expired (AADSTS7000222)",

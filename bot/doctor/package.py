@@ -40,12 +40,21 @@ def schema_errors(manifest: dict[str, Any], schema: dict[str, Any]) -> list[str]
     Teams' own validator (ajv) enforces: they are added to the draft-04 validator.
     """
     from jsonschema import Draft4Validator, Draft7Validator, FormatChecker, validators
+    from referencing import Registry
+    from referencing.exceptions import NoSuchResource
+
+    def offline(uri: str) -> Any:
+        raise NoSuchResource(uri)  # every $ref must resolve inside the bundled file
 
     validator_class = validators.extend(
         Draft4Validator,
         {keyword: Draft7Validator.VALIDATORS[keyword] for keyword in ("const", "if")},
     )
-    validator = validator_class(schema, format_checker=FormatChecker())
+    validator = validator_class(
+        schema,
+        registry=Registry(retrieve=offline),  # type: ignore[call-arg]  # attrs-made __init__
+        format_checker=FormatChecker(),
+    )
     return sorted(
         f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
         for e in validator.iter_errors(manifest)

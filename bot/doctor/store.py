@@ -208,18 +208,18 @@ def run(options: Options, environ: Mapping[str, str]) -> list[Check]:
             )
         ]
     database = engine.url.database
-    if engine.dialect.name == "sqlite" and database and database != ":memory:":
-        if not Path(database).is_file():
-            engine.dispose()
-            return [
-                failure(
-                    FAMILY,
-                    "database",
-                    f"no store at {database}",
-                    f"Set {sigs.DATABASE_URL.env} to the store's URL, or create it with "
-                    "`whoknows db upgrade`.",
-                )
-            ]
+    local = engine.dialect.name == "sqlite" and database and database != ":memory:"
+    if local and not Path(str(database)).is_file():
+        engine.dispose()
+        return [
+            failure(
+                FAMILY,
+                "database",
+                f"no store at {database}",
+                f"Set {sigs.DATABASE_URL.env} to the store's URL, or create it with "
+                "`whoknows db upgrade`.",
+            )
+        ]
     try:
         first = answers(engine)
         if first.status != "ok":
