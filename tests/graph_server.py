@@ -101,6 +101,7 @@ class GraphServer:
         self.roles: list[str] | None = None  # a list: tokens are JWTs with these roles
         self.secret_expired = False
         self.denied_mailboxes: set[str] = set()
+        self.secret_expires: datetime | None = None  # the app registration's secret
         self.issued: dict[str, str] = {}  # access token -> scope
         self.latency = 0.0
         self.page_size = 5
@@ -357,6 +358,8 @@ class GraphServer:
                         ]
                     }
                 )
+            if len(parts) == 1 and parts[0].startswith("applications(appId="):
+                return self._application()
             if parts == ["users"]:
                 users = list(self.tenant.users.values())[: int(q.get("$top", "100"))]
                 return web.json_response({"value": users})
@@ -376,6 +379,15 @@ class GraphServer:
                     return _error(403, "Forbidden", "Missing role CallRecords.Read.All.")
                 return self._calls(request)
         return _error(404, "Request_ResourceNotFound", f"no route {request.path}")
+
+    def _application(self) -> web.Response:
+        """The app registration: readable with Application.Read.All only."""
+        if "Application.Read.All" not in (self.roles or []):
+            return _error(403, "Authorization_RequestDenied", "Insufficient privileges.")
+        secrets = [{"hint": "old", "endDateTime": "2020-01-01T00:00:00Z"}]
+        if self.secret_expires is not None:
+            secrets.append({"hint": CLIENT_SECRET[:3], "endDateTime": iso(self.secret_expires)})
+        return web.json_response({"passwordCredentials": secrets})
 
     def _messages(self, user_id: str, folder_name: str) -> web.Response:
         """One folder's newest messages, as far as the app may read that mailbox."""

@@ -19,6 +19,10 @@ import trustme
 from aiohttp import web
 from alembic import command
 from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from PIL import Image
 from sqlalchemy import Engine, bindparam, insert
 
@@ -193,6 +197,87 @@ def test_no_app_id_is_development_mode(
     assert find(checks, "microsoft365", "not checked").status is Status.WARNING
 
 
+def test_values_pasted_with_quotes_or_spaces(
+    installed: GraphServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MicrosoftAppPassword", f'"{CLIENT_SECRET}"')
+    monkeypatch.setenv("MicrosoftAppTenantId", TENANT + "\n")
+    check = find(doctor(), "settings", "pasted values")
+    assert check.status is Status.FAILURE
+    assert "MicrosoftAppPassword is wrapped in quotes" in check.found
+    assert "MicrosoftAppTenantId has spaces or a line break" in check.found
+
+
+def test_a_test_token_endpoint_left_in_production(
+    installed: GraphServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHOKNOWS_BOT_OPENID_METADATA_URL", "http://127.0.0.1:9/openid")
+    check = find(doctor(), "settings", "token validation")
+    assert check.status is Status.WARNING and "Unset WHOKNOWS_BOT_OPENID_METADATA_URL" in check.fix
+
+
+def _certificate(path: Path, *, days: int) -> str:
+    """A self-signed certificate and its key in one PEM file; returns the SHA-1 thumbprint."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "whoknows")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=400))
+        .not_valid_after(now + timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.write_bytes(key_pem + cert.public_bytes(serialization.Encoding.PEM))
+    return cert.fingerprint(hashes.SHA1()).hex().upper()
+
+
+@pytest.mark.parametrize(
+    ("days", "right_thumbprint", "status", "words"),
+    [
+        (365, True, "ok", "valid until"),
+        (10, True, "warning", "expires on"),
+        (-1, True, "failure", "expired on"),
+        (365, False, "failure", "not the certificate's"),
+    ],
+)
+def test_graph_certificate(
+    installed: GraphServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    days: int,
+    right_thumbprint: bool,
+    status: str,
+    words: str,
+) -> None:
+    thumbprint = _certificate(tmp_path / "app.pem", days=days)
+    monkeypatch.setenv("WHOKNOWS_GRAPH_CERTIFICATE_PATH", str(tmp_path / "app.pem"))
+    monkeypatch.setenv(
+        "WHOKNOWS_GRAPH_CERTIFICATE_THUMBPRINT", thumbprint if right_thumbprint else "AB" * 20
+    )
+    check = find(doctor(), "settings", "Graph certificate")
+    assert check.status is Status(status) and words in check.found, check
+
+
+def test_a_missing_certificate_file(
+    installed: GraphServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("WHOKNOWS_GRAPH_CERTIFICATE_PATH", str(tmp_path / "none.pem"))
+    monkeypatch.setenv("WHOKNOWS_GRAPH_CERTIFICATE_THUMBPRINT", "AB" * 20)
+    checks = doctor()
+    assert "cannot be read" in find(checks, "settings", "Graph certificate").found
+    graph = find(checks, "identity", "Graph token")
+    assert graph.status is Status.FAILURE and "See the settings checks" in graph.fix
+
+
 # --- identity -----------------------------------------------------------------------------------
 
 
@@ -275,6 +360,27 @@ def test_no_admin_consent_at_all(installed: GraphServer) -> None:
     # Organization.Read.All and User.Read.All are missing, so Graph refuses... in Graph, the
     # stand-in answers anyway; what matters here is the report, not the data.
     assert find(checks, "identity", "permission User.Read.All").status is Status.FAILURE
+
+
+@pytest.mark.parametrize(
+    ("days", "status", "words"),
+    [(200, "ok", "valid until"), (12, "warning", "expires on"), (None, "warning", "not among")],
+)
+def test_secret_expiry_when_the_app_may_read_its_registration(
+    installed: GraphServer, days: int | None, status: str, words: str
+) -> None:
+    installed.roles = [*ALL_ROLES, "Application.Read.All"]
+    if days is not None:
+        installed.secret_expires = datetime.now(UTC) + timedelta(days=days)
+    check = find(doctor(), "identity", "secret expiry")
+    assert check.status is Status(status) and words in check.found, check
+
+
+def test_secret_expiry_without_the_permission_says_where_to_look(installed: GraphServer) -> None:
+    check = find(doctor(), "identity", "secret expiry")
+    assert check.status is Status.OK and "Application.Read.All" in check.found
+    assert "Certificates & secrets" in check.fix
+    assert not installed.requests_for("applications")  # not even tried
 
 
 def test_opaque_tokens_are_reported_not_guessed(installed: GraphServer) -> None:

@@ -232,6 +232,57 @@ def app_identity(environ: Mapping[str, str]) -> list[Check]:
     return checks
 
 
+QUOTES = ("'", '"')
+
+
+def pasted_values(environ: Mapping[str, str]) -> list[Check]:
+    """Ids and secrets pasted with quotes or spaces: `docker --env-file` keeps them."""
+    names = (
+        bs.MICROSOFT_APP_ID,
+        bs.MICROSOFT_APP_PASSWORD,
+        bs.MICROSOFT_APP_TENANT_ID,
+        bs.MICROSOFT_APP_TYPE,
+        ss.GRAPH_CLIENT_ID,
+        ss.GRAPH_CLIENT_SECRET,
+        ss.GRAPH_TENANT_ID,
+    )
+    odd = []
+    for s in names:
+        raw = environ.get(s.env, "")
+        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in QUOTES:
+            odd.append(f"{s.env} is wrapped in quotes")
+        elif raw != raw.strip():
+            odd.append(f"{s.env} has spaces or a line break around it")
+    if not odd:
+        return []
+    return [
+        failure(
+            FAMILY,
+            "pasted values",
+            "; ".join(odd),
+            "Remove the quotes and spaces: an env file (`docker run --env-file`, Kubernetes "
+            "secrets from a file) keeps them as part of the value.",
+        )
+    ]
+
+
+def token_validation(environ: Mapping[str, str]) -> list[Check]:
+    """A test OpenID endpoint left in production trusts whatever keys it lists."""
+    url = bs.BOT_OPENID_METADATA_URL.get(environ).strip()
+    if not url or not bs.MICROSOFT_APP_ID.get(environ).strip():
+        return []
+    return [
+        warning(
+            FAMILY,
+            "token validation",
+            f"{bs.BOT_OPENID_METADATA_URL.env}={url}: incoming requests are validated against "
+            "these keys instead of Bot Framework's",
+            f"Unset {bs.BOT_OPENID_METADATA_URL.env} and {bs.BOT_TOKEN_ISSUER.env} unless this "
+            "is a sovereign cloud's Bot Framework endpoint.",
+        )
+    ]
+
+
 def tenants(environ: Mapping[str, str]) -> list[Check]:
     """Teams sends tenant ids; the allow-list must hold ids and at least one tenant."""
     listed: tuple[str, ...] = bs.ALLOWED_TENANTS.get(environ)
@@ -399,6 +450,8 @@ def run(options: Options, environ: Mapping[str, str] | None = None) -> list[Chec
         *values(env),
         *unknown_variables(env),
         *app_identity(env),
+        *pasted_values(env),
+        *token_validation(env),
         *tenants(env),
         *graph_credential(env, options),
     ]

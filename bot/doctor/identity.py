@@ -8,6 +8,7 @@ import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -16,12 +17,17 @@ from bot.doctor.result import Check, Shared, Status, failure, ok, warning
 from signals import sync_settings as ss
 from signals.config import all_settings
 from signals.graph.auth import Credentials, TokenProvider, resource_scope
+from signals.graph.client import GraphClient
+from signals.graph.errors import GraphError
 from signals.graph.permissions import BROADER_THAN_NEEDED, GRAPH_PERMISSIONS, GraphPermission
 
 FAMILY = "identity"
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
 BOT_FRAMEWORK_TENANT = "botframework.com"
 """The tenant a multi-tenant bot gets its Bot Framework token from."""
+CREDENTIAL_UNREADABLE = "the credential cannot be read"
+READS_APPLICATIONS = frozenset({"Application.Read.All", "Application.ReadWrite.All"})
+EXPIRY_WARNING = timedelta(days=30)
 PORTAL_PERMISSIONS = (
     "Entra admin center > App registrations > {app} > API permissions > Add a permission > "
     "Microsoft Graph > Application permissions > {perm}, then Grant admin consent"
@@ -94,6 +100,8 @@ def acquire(creds: Credentials, scope: str) -> tuple[str | None, str]:
     provider = TokenProvider(creds)
     try:
         return provider.token_sync(scope), ""
+    except OSError as exc:  # the login endpoint's errors arrive as AuthError: this is a file
+        return None, f"{CREDENTIAL_UNREADABLE}: {exc}"
     except Exception as exc:  # msal and requests raise many kinds; all mean "no token"
         return None, str(exc)
     finally:
@@ -225,7 +233,7 @@ def permissions(roles: frozenset[str], app: str, environ: Mapping[str, str]) -> 
     return checks
 
 
-async def graph(environ: Mapping[str, str], shared: Shared) -> list[Check]:
+async def graph(environ: Mapping[str, str], shared: Shared, now: datetime) -> list[Check]:
     creds = Credentials.from_settings()
     name = "Graph token"
     if not creds.client_id or not creds.tenant_id:
@@ -238,7 +246,7 @@ async def graph(environ: Mapping[str, str], shared: Shared) -> list[Check]:
             if ss.GRAPH_CLIENT_SECRET.get(environ)
             else bs.MICROSOFT_APP_PASSWORD.env
         )
-        if "no credential" in error or "CERTIFICATE" in error:
+        if "no credential" in error or "CERTIFICATE" in error or CREDENTIAL_UNREADABLE in error:
             return [failure(FAMILY, name, error, "See the settings checks above.")]
         why = explain(error, app=creds.client_id, tenant=creds.tenant_id, secret_env=secret_env)
         return [failure(FAMILY, name, why.found, why.fix + " Without it nothing is synced.")]
@@ -258,8 +266,75 @@ async def graph(environ: Mapping[str, str], shared: Shared) -> list[Check]:
         )
         return checks
     shared.roles = roles
-    return checks + permissions(roles, creds.client_id, environ)
+    checks += permissions(roles, creds.client_id, environ)
+    if creds.client_secret and not creds.certificate_path:
+        base = ss.GRAPH_URL.get(environ).rstrip("/")
+        checks.append(await secret_expiry(base, token, creds, roles, now))
+    return checks
 
 
-async def run(environ: Mapping[str, str], shared: Shared) -> list[Check]:
-    return [*(await bot_framework(environ)), *(await graph(environ, shared))]
+async def secret_expiry(
+    base: str, token: str, creds: Credentials, roles: frozenset[str], now: datetime
+) -> Check:
+    """When the secret expires, if the app may read its own registration.
+
+    Entra ID keeps the first three characters of each secret (``hint``): that tells which
+    of the app's secrets is the one configured.
+    """
+    name = "secret expiry"
+    where = "App registration > Certificates & secrets > Client secrets > Expires"
+    if not roles & READS_APPLICATIONS:
+        return Check(
+            FAMILY,
+            name,
+            Status.OK,
+            "not readable with the permissions whoknows asks for (it would need "
+            "Application.Read.All); look it up and plan the rotation",
+            where,
+        )
+
+    async def static() -> str:
+        return token
+
+    client = GraphClient(base_url=base, token=static, ca_file=creds.ca_file, retry_budget=1)
+    try:
+        body = await client.get_json(
+            f"applications(appId='{creds.client_id}')",
+            params={"$select": "passwordCredentials"},
+        )
+    except GraphError as exc:
+        return warning(FAMILY, name, f"cannot read the app registration: {exc}", where)
+    finally:
+        await client.close()
+    hint = creds.client_secret[:3]
+    ends = sorted(
+        _when(str(c.get("endDateTime", "")))
+        for c in body.get("passwordCredentials", [])
+        if isinstance(c, dict) and c.get("hint") == hint and c.get("endDateTime")
+    )
+    if not ends:
+        return warning(
+            FAMILY,
+            name,
+            "the configured secret is not among the app's secrets",
+            f"Check that it belongs to app {creds.client_id} ({where}).",
+        )
+    expires = ends[-1]
+    rotate = (
+        "Create a new client secret (Certificates & secrets), put its Value in the secret "
+        "setting, restart whoknows, then delete the old one."
+    )
+    if expires <= now:
+        return failure(FAMILY, name, f"the secret expired on {expires:%Y-%m-%d}", rotate)
+    if expires - now < EXPIRY_WARNING:
+        return warning(FAMILY, name, f"the secret expires on {expires:%Y-%m-%d}", rotate)
+    return ok(FAMILY, name, f"the secret is valid until {expires:%Y-%m-%d}")
+
+
+def _when(raw: str) -> datetime:
+    at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+async def run(environ: Mapping[str, str], shared: Shared, now: datetime) -> list[Check]:
+    return [*(await bot_framework(environ)), *(await graph(environ, shared, now))]

@@ -33,7 +33,7 @@ async def run_checks(options: Options, environ: Mapping[str, str] | None = None)
         return configuration.run(options, env)
 
     async def identity_checks() -> list[Check]:
-        return await identity.run(env, shared)
+        return await identity.run(env, shared, options.now)
 
     async def m365_checks() -> list[Check]:
         return await microsoft365.run(env, shared, options)
