@@ -102,6 +102,8 @@ class GraphServer:
         self.secret_expired = False
         self.denied_mailboxes: set[str] = set()
         self.secret_expires: datetime | None = None  # the app registration's secret
+        # Granted through Exchange RBAC for Applications: works, but not in the token's roles.
+        self.exchange_grants: set[str] = set()
         self.issued: dict[str, str] = {}  # access token -> scope
         self.latency = 0.0
         self.page_size = 5
@@ -343,6 +345,9 @@ class GraphServer:
             if "@odata.nextLink" not in body and final is not None:
                 body["@odata.deltaLink"] = final
             return web.json_response(body)
+        denied = self._without_permission(parts)
+        if denied is not None:
+            return _error(403, "Authorization_RequestDenied", f"Missing role {denied}.")
         with self.lock:
             if parts == ["organization"]:
                 return web.json_response(
@@ -379,6 +384,24 @@ class GraphServer:
                     return _error(403, "Forbidden", "Missing role CallRecords.Read.All.")
                 return self._calls(request)
         return _error(404, "Request_ResourceNotFound", f"no route {request.path}")
+
+    def _without_permission(self, parts: list[str]) -> str | None:
+        """With JWT tokens, the permission a request needs and does not have, else None."""
+        if self.roles is None:
+            return None  # plain tokens: everything is granted
+        needed: tuple[str, ...] = ()
+        if parts == ["organization"]:
+            needed = ("Organization.Read.All",)
+        elif parts in (["users"], ["users", "delta"]):
+            needed = ("User.Read.All",)
+        elif len(parts) >= 3 and parts[0] == "users" and parts[2] == "mailFolders":
+            needed = ("Mail.ReadBasic.All", "Mail.Read")
+        elif len(parts) == 3 and parts[0] == "users" and parts[2] == "calendarView":
+            needed = ("Calendars.ReadBasic.All", "Calendars.Read")
+        if not needed:
+            return None
+        held = {*self.roles, *self.exchange_grants}
+        return None if held & set(needed) else needed[0]
 
     def _application(self) -> web.Response:
         """The app registration: readable with Application.Read.All only."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import socket
 import ssl
@@ -28,7 +29,7 @@ from sqlalchemy import Engine, bindparam, insert
 
 from bot.auth import AuthConfig
 from bot.cli import main
-from bot.doctor import png
+from bot.doctor import package, png
 from bot.doctor.result import Check, Options, Status
 from bot.doctor.runner import run_checks
 from bot.hosting import BotHost
@@ -357,9 +358,29 @@ def test_no_admin_consent_at_all(installed: GraphServer) -> None:
     installed.roles = []
     checks = doctor()
     assert find(checks, "identity", "admin consent").status is Status.FAILURE
-    # Organization.Read.All and User.Read.All are missing, so Graph refuses... in Graph, the
-    # stand-in answers anyway; what matters here is the report, not the data.
     assert find(checks, "identity", "permission User.Read.All").status is Status.FAILURE
+    organisation = find(checks, "microsoft365", "organisation")
+    assert organisation.status is Status.FAILURE and "Organization.Read.All" in organisation.fix
+    mailboxes = find(checks, "microsoft365", "mailboxes")
+    assert mailboxes.status is Status.FAILURE and "cannot list the directory" in mailboxes.found
+
+
+def test_grants_through_exchange_rbac_are_confirmed_by_reading(installed: GraphServer) -> None:
+    """Scoped the way docs/admin-install.md says: mail and calendars through Exchange only."""
+    installed.roles = ["User.Read.All", "Organization.Read.All", "CallRecords.Read.All"]
+    installed.exchange_grants = {"Mail.ReadBasic.All", "Calendars.Read"}
+    installed.denied_mailboxes = {"u-finn"}
+    checks = doctor()
+    for permission in ("Mail.ReadBasic.All", "Calendars.ReadBasic.All"):
+        check = find(checks, "identity", f"permission {permission}")
+        assert check.status is Status.OK and "Exchange RBAC" in check.found
+    assert find(checks, "microsoft365", "mailboxes").found.startswith("4 of 5 sampled")
+    # Not granted anywhere: the mailbox check fails and the warning stays.
+    installed.exchange_grants = set()
+    checks = doctor()
+    assert find(checks, "microsoft365", "mailboxes").status is Status.FAILURE
+    mail = find(checks, "identity", "permission Mail.ReadBasic.All")
+    assert mail.status is Status.WARNING and "not granted in Entra ID" in mail.found
 
 
 @pytest.mark.parametrize(
@@ -533,7 +554,8 @@ def test_a_matching_package_passes(installed: GraphServer, tmp_path: Path) -> No
 
 def test_package_for_another_bot_and_another_host(installed: GraphServer, tmp_path: Path) -> None:
     path = _package(tmp_path, bot_id="7d1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b")
-    checks = doctor(package=path, endpoint="https://bot.fabrikam.example/api/messages")
+    endpoint = "https://bot.fabrikam.example/api/messages"  # never resolved: package only
+    checks = package.run(Options(package=path, endpoint=endpoint), os.environ)
     bot = find(checks, "package", "bot id")
     assert bot.status is Status.FAILURE and "is not MicrosoftAppId" in bot.found
     assert f"--bot-id {CLIENT_ID}" in bot.fix

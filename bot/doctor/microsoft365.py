@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from bot.doctor.identity import acquire, explain
@@ -73,6 +74,7 @@ async def organisation(graph: GraphClient, shared: Shared, environ: Mapping[str,
 @dataclass
 class Reach:
     readable: list[str]
+    readable_ids: list[str]
     denied: list[str]
     without_mailbox: list[str]
     errors: list[str]
@@ -96,6 +98,7 @@ async def _probe(graph: GraphClient, user: dict[str, Any], reach: Reach) -> None
             reach.errors.append(f"{who}: {exc}")
         return
     reach.readable.append(who)
+    reach.readable_ids.append(uid)
 
 
 def _spread(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
@@ -106,7 +109,7 @@ def _spread(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     return [items[int(i * step)] for i in range(n)]
 
 
-async def mailboxes(graph: GraphClient, sample: int, app: str) -> Check:
+async def mailboxes(graph: GraphClient, sample: int, app: str, shared: Shared) -> Check:
     name = "mailboxes"
     try:
         body = await graph.get_json(
@@ -135,7 +138,7 @@ async def mailboxes(graph: GraphClient, sample: int, app: str) -> Check:
     if not people:
         return warning(FAMILY, name, "the directory lists no enabled member with a mailbox", "")
     picked = _spread(people, max(1, sample))
-    reach = Reach([], [], [], [])
+    reach = Reach([], [], [], [], [])
     gate = asyncio.Semaphore(PROBE_CONCURRENCY)
 
     async def probe(user: dict[str, Any]) -> None:
@@ -143,6 +146,9 @@ async def mailboxes(graph: GraphClient, sample: int, app: str) -> Check:
             await _probe(graph, user, reach)
 
     await asyncio.gather(*(probe(u) for u in picked))
+    if reach.readable_ids:
+        shared.readable_mailbox = sorted(reach.readable_ids)[0]
+        shared.confirmed.add("Mail.ReadBasic.All")
     total = f"{'at least ' if more else ''}{len(people)}"
     tried = len(picked) - len(reach.without_mailbox)
     found = (
@@ -176,6 +182,43 @@ async def mailboxes(graph: GraphClient, sample: int, app: str) -> Check:
     if reach.errors and not reach.readable:
         return warning(FAMILY, name, found, "Run again; if it persists, check Graph's status.")
     return ok(FAMILY, name, found)
+
+
+async def calendar(graph: GraphClient, user_id: str, options: Options, shared: Shared) -> None:
+    """Reading one calendar proves a calendar grant the token may not show."""
+    start = options.now - timedelta(days=1)
+    try:
+        await graph.get_json(
+            f"users/{user_id}/calendarView",
+            mailbox=user_id,
+            params={
+                "startDateTime": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+                "endDateTime": f"{options.now:%Y-%m-%dT%H:%M:%SZ}",
+                "$top": "1",
+                "$select": "id",
+            },
+            headers={"Prefer": 'outlook.timezone="UTC"'},
+        )
+    except GraphError:
+        return
+    shared.confirmed.add("Calendars.ReadBasic.All")
+
+
+def confirm_exchange_grants(checks: list[Check], shared: Shared) -> list[Check]:
+    """A permission missing from the token but proven by reading was granted through
+    Exchange RBAC for Applications: no longer a warning."""
+    out = []
+    for c in checks:
+        granted = c.name.removeprefix("permission ")
+        if c.family == "identity" and c.status is Status.WARNING and granted in shared.confirmed:
+            c = ok(
+                c.family,
+                c.name,
+                f"{granted} is not in the token, but a mailbox was read: granted through "
+                "Exchange RBAC for Applications",
+            )
+        out.append(c)
+    return out
 
 
 async def dataverse(url: str, creds: Credentials) -> Check:
@@ -229,8 +272,10 @@ async def run(environ: Mapping[str, str], shared: Shared, options: Options) -> l
     try:
         checks = [
             await organisation(graph, shared, environ),
-            await mailboxes(graph, options.sample, creds.client_id),
+            await mailboxes(graph, options.sample, creds.client_id, shared),
         ]
+        if shared.readable_mailbox:
+            await calendar(graph, shared.readable_mailbox, options, shared)
     finally:
         await graph.close()
         provider.close()

@@ -67,3 +67,7 @@ class Shared:
     roles: frozenset[str] | None = None
     """The Graph token's application roles; None when no token or unreadable."""
     verified_domains: tuple[str, ...] = ()
+    readable_mailbox: str = ""
+    """A mailbox (user id) whose mail metadata was read."""
+    confirmed: set[str] = field(default_factory=set)
+    """Permissions proven by reading, though not in the token (Exchange RBAC grants)."""

@@ -60,4 +60,6 @@ async def run_checks(options: Options, environ: Mapping[str, str] | None = None)
     checks: list[Check] = []
     for family, work in families:
         checks += await _guarded(family, work)
+        if family == microsoft365.FAMILY:
+            checks = microsoft365.confirm_exchange_grants(checks, shared)
     return checks
