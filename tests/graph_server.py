@@ -89,6 +89,7 @@ class GraphServer:
         self.port = 0
         self.served: list[Served] = []
         self.token_requests: list[dict[str, str]] = []
+        self.token_tenants: list[str] = []  # the tenant in each token request's path
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self.violations: list[str] = []
@@ -227,6 +228,7 @@ class GraphServer:
         form = dict(await request.post())
         values = {k: str(v) for k, v in form.items()}
         self.token_requests.append(values)
+        self.token_tenants.append(request.match_info["tenant"])
         refusal = self._refusal(request.match_info["tenant"], values)
         if refusal is not None:
             return refusal

@@ -108,6 +108,8 @@ def test_a_correct_installation_has_nothing_to_fix(installed: GraphServer) -> No
     # Both tokens came from the stand-in, with the bot's credentials.
     scopes = {r["scope"] for r in installed.token_requests}
     assert scopes == {"https://api.botframework.com/.default", f"{installed.base}/.default"}
+    asked = zip(installed.token_tenants, installed.token_requests, strict=True)
+    assert {t for t, r in asked if "botframework" in r["scope"]} == {TENANT}  # single-tenant
 
 
 def test_text_report_names_each_problem_and_its_fix(installed: GraphServer) -> None:
@@ -323,8 +325,9 @@ def test_a_multitenant_bot_gets_its_token_from_the_bot_framework_tenant(
     monkeypatch.setenv("MicrosoftAppType", "MultiTenant")
     check = find(doctor(), "identity", "Bot Framework token")
     assert check.status is Status.OK and "botframework.com" in check.found
-    assert any("/botframework.com/" in str(r) or r.get("scope", "").startswith("https://api.bot")
-               for r in installed.token_requests)  # fmt: skip
+    asked = list(zip(installed.token_tenants, installed.token_requests, strict=True))
+    bot_framework = [t for t, r in asked if r["scope"] == "https://api.botframework.com/.default"]
+    assert bot_framework == ["botframework.com"]
 
 
 def test_each_missing_permission_names_the_feature_it_blocks(
@@ -418,11 +421,13 @@ def test_rbac_scoping_reports_how_many_mailboxes_are_reachable(installed: GraphS
     check = find(doctor(), "microsoft365", "mailboxes")
     assert check.status is Status.OK
     assert check.found.startswith(
-        "3 of 5 sampled mailboxes readable (a sample of the directory's 5"
+        "3 of 5 sampled mailboxes readable (every one of the directory's 5 mailboxes)"
     )
     assert "2 denied" in check.found and "Test-ServicePrincipalAuthorization" in check.fix
     probed = {s.mailbox for s in installed.served if s.path.endswith("/messages")}
     assert probed == {"u-tricia", "u-bob", "u-alex", "u-olivia", "u-finn"}  # no guest
+    sampled = find(doctor(sample=3), "microsoft365", "mailboxes")
+    assert "sampled mailboxes readable (a sample of the directory's 5 mailboxes" in sampled.found
 
 
 def test_every_mailbox_denied_fails(installed: GraphServer) -> None:

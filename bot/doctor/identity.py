@@ -170,22 +170,26 @@ def permissions(roles: frozenset[str], app: str, environ: Mapping[str, str]) -> 
     for p in GRAPH_PERMISSIONS:
         if not _enabled(p, environ):
             continue
-        if p.name in roles or any(c in roles for c in p.covered_by):
+        if p.name in roles:
             granted.append(p.name)
+            continue
+        broader = [c for c in p.covered_by if c in roles]
+        if broader:
+            granted.append(f"{p.name} (through {broader[0]})")
             continue
         portal = PORTAL_PERMISSIONS.format(app=app, perm=p.name)
         fix = f"{portal}. whoknows needs it {p.why}."
-        if p.exchange_scopable:
+        if p.exchange_role:
             checks.append(
                 warning(
                     FAMILY,
                     f"permission {p.name}",
                     f"{p.name} is not granted in Entra ID: fine if it is granted through "
-                    "Exchange RBAC for Applications (the mailbox check tells), otherwise "
-                    f"{p.feature} stays empty",
+                    "Exchange RBAC for Applications (the Microsoft 365 checks try), otherwise "
+                    f"whoknows has no {p.feature}",
                     f"{fix} Or, to limit it to some mailboxes: New-ManagementRoleAssignment "
-                    f"-App {app} -Role 'Application {p.name.removesuffix('.All')}' "
-                    "-CustomResourceScope <scope> (docs/admin-install.md, step 3).",
+                    f"-App {app} -Role '{p.exchange_role}' -CustomResourceScope <scope> "
+                    "(docs/admin-install.md, step 3).",
                 )
             )
             continue

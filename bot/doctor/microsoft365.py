@@ -151,10 +151,11 @@ async def mailboxes(graph: GraphClient, sample: int, app: str, shared: Shared) -
         shared.confirmed.add("Mail.ReadBasic.All")
     total = f"{'at least ' if more else ''}{len(people)}"
     tried = len(picked) - len(reach.without_mailbox)
-    found = (
-        f"{len(reach.readable)} of {tried} sampled mailboxes readable (a sample of the "
-        f"directory's {total} mailboxes, not all of them)"
-    )
+    if len(picked) < len(people) or more:
+        scope = f"a sample of the directory's {total} mailboxes, not all of them"
+    else:
+        scope = f"every one of the directory's {total} mailboxes"
+    found = f"{len(reach.readable)} of {tried} sampled mailboxes readable ({scope})"
     if reach.without_mailbox:
         found += f"; {len(reach.without_mailbox)} sampled users have no Exchange Online mailbox"
     if reach.errors:

@@ -20,9 +20,10 @@ class GraphPermission:
     """Why whoknows needs it (shown as part of the fix)."""
     required: bool = True
     """Without it whoknows cannot work at all (else: one feature is lost)."""
-    exchange_scopable: bool = False
-    """May be granted through Exchange RBAC for Applications instead: such a grant is
-    not in the token's roles, so only reading a mailbox proves it."""
+    exchange_role: str = ""
+    """The Exchange RBAC for Applications role that may grant it instead, scoped to some
+    mailboxes; such a grant is not in the token's roles, so only reading a mailbox proves
+    it. Empty: Entra ID only."""
     covered_by: tuple[str, ...] = ()
     """Broader permissions that include this one (they work, but grant more)."""
     enabled_by: str = ""
@@ -44,7 +45,7 @@ GRAPH_PERMISSIONS: tuple[GraphPermission, ...] = (
         "Mail.ReadBasic.All",
         "e-mail signals (the main signal)",
         "to read mail metadata of Inbox and Sent Items, without bodies or attachments",
-        exchange_scopable=True,
+        exchange_role="Application Mail.ReadBasic",
         covered_by=("Mail.Read", "Mail.ReadWrite"),
     ),
     GraphPermission(
@@ -52,7 +53,7 @@ GRAPH_PERMISSIONS: tuple[GraphPermission, ...] = (
         "meeting signals",
         "to read meeting organisers, attendees and responses, without bodies",
         required=False,
-        exchange_scopable=True,
+        exchange_role="Application Calendars.Read",
         covered_by=("Calendars.Read", "Calendars.ReadWrite"),
     ),
     GraphPermission(
@@ -75,7 +76,7 @@ GRAPH_PERMISSIONS: tuple[GraphPermission, ...] = (
         "introduction requests by e-mail",
         "to send an introduction request as the requester when Teams can't reach the colleague",
         required=False,
-        exchange_scopable=True,
+        exchange_role="Application Mail.Send",
         enabled_by="WHOKNOWS_INTRO_EMAIL",
     ),
 )
