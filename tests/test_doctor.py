@@ -722,3 +722,7 @@ def test_admin_guide_lists_the_declared_permissions_in_order() -> None:
     table = re.findall(r"^\| `([A-Za-z.]+)`", guide, flags=re.MULTILINE)
     assert table == [p.name for p in GRAPH_PERMISSIONS]
     assert guide.count("whoknows doctor") >= 4  # after each step
+    readme = (ROOT / "README.md").read_text()
+    summary = readme[readme.index("**Graph application permissions**") :]
+    summary = summary[: summary.index("Narrow mailbox access")]
+    assert re.findall(r"`([A-Za-z]+\.[A-Za-z.]+)`", summary) == [p.name for p in GRAPH_PERMISSIONS]
