@@ -281,6 +281,31 @@ def test_a_missing_certificate_file(
     assert graph.status is Status.FAILURE and "See the settings checks" in graph.fix
 
 
+def test_a_managed_identity_bot(installed: GraphServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MicrosoftAppType", "UserAssignedMSI")
+    monkeypatch.delenv("MicrosoftAppPassword")
+    checks = doctor()
+    app_type = find(checks, "settings", "app type")
+    assert app_type.status is Status.WARNING and "WHOKNOWS_GRAPH_CLIENT_SECRET" in app_type.fix
+    assert not [c for c in checks if c.name == "secret"]  # a managed identity has none
+    assert "not checked from here" in find(checks, "identity", "Bot Framework token").found
+
+
+def test_a_check_that_breaks_is_reported_not_raised(
+    installed: GraphServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.doctor import microsoft365
+
+    async def broken(*_args: Any) -> list[Check]:
+        raise RuntimeError("unexpected answer")
+
+    monkeypatch.setattr(microsoft365, "run", broken)
+    result = CliRunner().invoke(main, ["doctor"])
+    assert result.exit_code == 1 and not isinstance(result.exception, RuntimeError)
+    assert "the microsoft365 checks stopped: RuntimeError: unexpected answer" in result.output
+    assert "store" in result.output  # the families after it still ran
+
+
 # --- identity -----------------------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ def _client(base: str, provider: TokenProvider, scope: str, ca_file: str) -> Gra
     return GraphClient(base_url=base, token=token, ca_file=ca_file, retry_budget=2, max_backoff=5)
 
 
-async def organisation(graph: GraphClient, shared: Shared, environ: Mapping[str, str]) -> Check:
+async def organisation(graph: GraphClient, environ: Mapping[str, str]) -> Check:
     name = "organisation"
     try:
         body = await graph.get_json(
@@ -52,7 +52,6 @@ async def organisation(graph: GraphClient, shared: Shared, environ: Mapping[str,
             if d.get("name")
         }
     )
-    shared.verified_domains = tuple(domains)
     if not domains:
         return warning(FAMILY, name, "the organisation lists no verified domain", "")
     configured = {d.lower() for d in sigs.INTERNAL_DOMAINS.get(environ)}
@@ -272,7 +271,7 @@ async def run(environ: Mapping[str, str], shared: Shared, options: Options) -> l
     graph = _client(base, provider, resource_scope(base), creds.ca_file)
     try:
         checks = [
-            await organisation(graph, shared, environ),
+            await organisation(graph, environ),
             await mailboxes(graph, options.sample, creds.client_id, shared),
         ]
         if shared.readable_mailbox:

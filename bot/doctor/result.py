@@ -66,7 +66,6 @@ class Shared:
     graph_token: bool = False
     roles: frozenset[str] | None = None
     """The Graph token's application roles; None when no token or unreadable."""
-    verified_domains: tuple[str, ...] = ()
     readable_mailbox: str = ""
     """A mailbox (user id) whose mail metadata was read."""
     confirmed: set[str] = field(default_factory=set)
