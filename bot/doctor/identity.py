@@ -205,15 +205,15 @@ def permissions(roles: frozenset[str], app: str, environ: Mapping[str, str]) -> 
                 fix,
             )
         )
-    broader = sorted(r for r in roles if r in BROADER_THAN_NEEDED)
-    if broader:
+    excess = sorted(r for r in roles if r in BROADER_THAN_NEEDED)
+    if excess:
         checks.append(
             warning(
                 FAMILY,
                 "broader permissions",
-                "granted, more than whoknows uses: " + ", ".join(broader),
+                "granted, more than whoknows uses: " + ", ".join(excess),
                 "Remove them (API permissions > ... > Remove permission): "
-                + "; ".join(f"{r}: {BROADER_THAN_NEEDED[r]}" for r in broader)
+                + "; ".join(f"{r}: {BROADER_THAN_NEEDED[r]}" for r in excess)
                 + ".",
             )
         )
@@ -230,9 +230,7 @@ def permissions(roles: frozenset[str], app: str, environ: Mapping[str, str]) -> 
         )
     checks.insert(
         0,
-        ok(
-            FAMILY, "permissions granted", ", ".join(granted) if granted else "none of those needed"
-        ),
+        ok(FAMILY, "permissions granted", ", ".join(granted) if granted else "none"),
     )
     return checks
 
