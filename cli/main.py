@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("cli.sync", "sync_command"),
     "manifest": ("manifest.build", "manifest_command"),
     "demo": ("cli.demo", "demo_command"),
+    "doctor": ("cli.doctor.command", "doctor_command"),
 }
 """Each command family in its own module, imported only when used (the bot SDK is slow
 to import, and `whoknows ask` doesn't need it)."""

@@ -12,6 +12,13 @@ DATABASE_URL = declare(
     "Where the signal store lives: a SQLite file (default) or `postgresql://user@host/db`.",
     section=SECTION,
 )
+REPLICAS = declare(
+    "replicas",
+    1,
+    "How many processes share this store: bot containers plus sync workers. More than one "
+    "needs PostgreSQL (`whoknows doctor` checks).",
+    section=SECTION,
+)
 INTERNAL_DOMAINS = declare(
     "internal_domains",
     ("contoso.com",),

@@ -9,6 +9,12 @@ odata.maxpagesize``, nextLink/deltaLink and ``@removed``, ``calendarView``,
 call records (403). It records every request, and how many requests each mailbox had in
 flight at once.
 
+For `whoknows doctor` the login endpoint also behaves like Entra ID when things are wrong:
+an unknown tenant (AADSTS90002), an unknown app (AADSTS700016), a wrong secret
+(AADSTS7000215) or an expired one (AADSTS7000222); with ``roles`` set, it issues JWTs whose
+``roles`` claim lists the application permissions granted. Graph can deny chosen mailboxes
+(403, as Exchange RBAC scoping does) and lists users and inbox messages.
+
 It runs on its own event loop in a thread, so that synchronous callers (msal, click's
 CliRunner) and async tests can all use it.
 """
@@ -27,12 +33,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import jwt
 import trustme
 from aiohttp import web
 
 TENANT = "00000000-0000-4000-8000-00000000c0de"
 CLIENT_ID = "11111111-2222-4333-8444-555555555555"
 CLIENT_SECRET = "test-secret-not-real"
+BOT_FRAMEWORK_TENANT = "botframework.com"
+TOKEN_KEY = "graph-server-token-key-not-secret-at-all"
 FORBIDDEN_FIELDS = {"body", "bodyPreview", "uniqueBody", "attachments", "extensions"}
 
 
@@ -80,6 +89,7 @@ class GraphServer:
         self.port = 0
         self.served: list[Served] = []
         self.token_requests: list[dict[str, str]] = []
+        self.token_tenants: list[str] = []  # the tenant in each token request's path
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self.violations: list[str] = []
@@ -89,6 +99,13 @@ class GraphServer:
         self.retry_after: str | None = "0"
         self.token_epoch = 0
         self.calls_forbidden = False
+        self.roles: list[str] | None = None  # a list: tokens are JWTs with these roles
+        self.secret_expired = False
+        self.denied_mailboxes: set[str] = set()
+        self.secret_expires: datetime | None = None  # the app registration's secret
+        # Granted through Exchange RBAC for Applications: works, but not in the token's roles.
+        self.exchange_grants: set[str] = set()
+        self.issued: dict[str, str] = {}  # access token -> scope
         self.latency = 0.0
         self.page_size = 5
         self._snapshots: dict[str, list[dict[str, Any]]] = {}
@@ -189,6 +206,14 @@ class GraphServer:
 
     async def _openid(self, request: web.Request) -> web.Response:
         tenant = request.match_info["tenant"]
+        if tenant not in (TENANT, BOT_FRAMEWORK_TENANT):
+            return web.json_response(
+                {
+                    "error": "invalid_tenant",
+                    "error_description": f"AADSTS90002: Tenant '{tenant}' not found.",
+                },
+                status=400,
+            )
         base = f"{self.base}/{tenant}"
         return web.json_response(
             {
@@ -203,27 +228,63 @@ class GraphServer:
         form = dict(await request.post())
         values = {k: str(v) for k, v in form.items()}
         self.token_requests.append(values)
-        if (
-            request.match_info["tenant"] != TENANT
-            or values.get("client_id") != CLIENT_ID
-            or values.get("client_secret") != CLIENT_SECRET
-            or values.get("grant_type") != "client_credentials"
-        ):
-            return web.json_response(
-                {"error": "invalid_client", "error_description": "AADSTS7000215"}, status=401
-            )
-        return web.json_response(
-            {
-                "token_type": "Bearer",
-                "expires_in": 3599,
-                "access_token": "token-for " + values.get("scope", ""),
+        self.token_tenants.append(request.match_info["tenant"])
+        refusal = self._refusal(request.match_info["tenant"], values)
+        if refusal is not None:
+            return refusal
+        scope = values.get("scope", "")
+        if self.roles is None:
+            token = "token-for " + scope
+        else:
+            now = int(datetime.now(UTC).timestamp())
+            claims = {
+                "aud": scope.removesuffix("/.default"),
+                "tid": TENANT,
+                "appid": CLIENT_ID,
+                "roles": list(self.roles),
+                "iat": now,
+                "exp": now + 3600,
             }
+            token = jwt.encode(claims, TOKEN_KEY, algorithm="HS256")
+        self.issued[token] = scope
+        return web.json_response(
+            {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
         )
+
+    def _refusal(self, tenant: str, values: dict[str, str]) -> web.Response | None:
+        """Entra ID's answers to the mistakes administrators make, with their AADSTS codes."""
+
+        def refuse(status: int, error: str, description: str) -> web.Response:
+            return web.json_response(
+                {"error": error, "error_description": description}, status=status
+            )
+
+        if values.get("grant_type") != "client_credentials":
+            return refuse(400, "unsupported_grant_type", "AADSTS70003")
+        if tenant not in (TENANT, BOT_FRAMEWORK_TENANT):
+            return refuse(400, "invalid_request", f"AADSTS90002: Tenant '{tenant}' not found.")
+        if values.get("client_id") != CLIENT_ID:
+            return refuse(
+                400,
+                "unauthorized_client",
+                f"AADSTS700016: Application with identifier '{values.get('client_id')}' was not "
+                "found in the directory.",
+            )
+        if values.get("client_secret") != CLIENT_SECRET:
+            return refuse(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+        if self.secret_expired:
+            return refuse(
+                401,
+                "invalid_client",
+                "AADSTS7000222: The provided client secret keys for app are expired.",
+            )
+        return None
 
     # -- helpers -----------------------------------------------------------------------
 
     def _authorised(self, request: web.Request, resource: str) -> bool:
-        return request.headers.get("Authorization") == f"Bearer token-for {resource}/.default"
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        return self.issued.get(token) == f"{resource}/.default"
 
     def _page_size(self, request: web.Request) -> int:
         prefer = request.headers.get("Prefer", "")
@@ -286,6 +347,9 @@ class GraphServer:
             if "@odata.nextLink" not in body and final is not None:
                 body["@odata.deltaLink"] = final
             return web.json_response(body)
+        denied = self._without_permission(parts)
+        if denied is not None:
+            return _error(403, "Authorization_RequestDenied", f"Missing role {denied}.")
         with self.lock:
             if parts == ["organization"]:
                 return web.json_response(
@@ -301,6 +365,13 @@ class GraphServer:
                         ]
                     }
                 )
+            if len(parts) == 1 and parts[0].startswith("applications(appId="):
+                return self._application()
+            if parts == ["users"]:
+                users = list(self.tenant.users.values())[: int(q.get("$top", "100"))]
+                return web.json_response({"value": users})
+            if len(parts) == 5 and parts[0] == "users" and parts[4] == "messages":
+                return self._messages(parts[1], parts[3])
             if parts == ["users", "delta"]:
                 return self._delta(request, self.tenant.users, self.tenant.users_log, None)
             if len(parts) == 6 and parts[0] == "users" and parts[2] == "mailFolders":
@@ -315,6 +386,47 @@ class GraphServer:
                     return _error(403, "Forbidden", "Missing role CallRecords.Read.All.")
                 return self._calls(request)
         return _error(404, "Request_ResourceNotFound", f"no route {request.path}")
+
+    def _without_permission(self, parts: list[str]) -> str | None:
+        """With JWT tokens, the permission a request needs and does not have, else None."""
+        if self.roles is None:
+            return None  # plain tokens: everything is granted
+        needed: tuple[str, ...] = ()
+        if parts == ["organization"]:
+            needed = ("Organization.Read.All",)
+        elif parts in (["users"], ["users", "delta"]):
+            needed = ("User.Read.All",)
+        elif len(parts) >= 3 and parts[0] == "users" and parts[2] == "mailFolders":
+            needed = ("Mail.ReadBasic.All", "Mail.Read")
+        elif len(parts) == 3 and parts[0] == "users" and parts[2] == "calendarView":
+            needed = ("Calendars.ReadBasic.All", "Calendars.Read")
+        if not needed:
+            return None
+        held = {*self.roles, *self.exchange_grants}
+        return None if held & set(needed) else needed[0]
+
+    def _application(self) -> web.Response:
+        """The app registration: readable with Application.Read.All only."""
+        if "Application.Read.All" not in (self.roles or []):
+            return _error(403, "Authorization_RequestDenied", "Insufficient privileges.")
+        secrets = [{"hint": "old", "endDateTime": "2020-01-01T00:00:00Z"}]
+        if self.secret_expires is not None:
+            secrets.append({"hint": CLIENT_SECRET[:3], "endDateTime": iso(self.secret_expires)})
+        return web.json_response({"passwordCredentials": secrets})
+
+    def _messages(self, user_id: str, folder_name: str) -> web.Response:
+        """One folder's newest messages, as far as the app may read that mailbox."""
+        if user_id in self.denied_mailboxes:
+            return _error(
+                403,
+                "ErrorAccessDenied",
+                "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly "
+                "AccessPolicy settings.",
+            )
+        folder = self.tenant.folders.get((user_id, folder_name))
+        if folder is None:
+            return _error(404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive.")
+        return web.json_response({"value": [{"id": i} for i in list(folder.items)[:1]]})
 
     def _link(self, request: web.Request, extra: dict[str, str], keep: Any = None) -> str:
         params = {k: v for k, v in (keep or {}).items() if k not in ("$skiptoken",)}
