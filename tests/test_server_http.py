@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from cards import texts
 from tests import teams
 from tests.connector import Connector
 from tests.echo_bot import EchoBot
+
+pytestmark = pytest.mark.usefixtures("bot_sdk")
 
 
 @pytest.fixture
@@ -263,10 +266,14 @@ async def test_unknown_routes_and_methods_are_json(
 # --- health -------------------------------------------------------------------------------
 
 
-async def test_healthz(client: TestClient[web.Request, web.Application]) -> None:
+async def test_healthz_names_the_sdk(
+    client: TestClient[web.Request, web.Application], bot_sdk: str
+) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
-    assert await response.json() == {"status": "ok"}
+    answer = await response.json()
+    package = "botbuilder-core" if bot_sdk == "botbuilder" else "microsoft-agents-hosting-core"
+    assert answer == {"status": "ok", "sdk": bot_sdk, "sdk_version": metadata.version(package)}
 
 
 async def _ready_status(echo: EchoBot, check: Any) -> int:
