@@ -488,3 +488,19 @@ def test_serve_with_app_id_needs_a_tenant(
     assert result.exit_code == 0, result.output
     assert "development" not in result.output
     assert served[0]["host"] == "0.0.0.0"
+
+
+def test_serve_hosts_on_the_chosen_sdk(served: list[dict[str, Any]], bot_sdk: str) -> None:
+    result = _serve()
+    assert result.exit_code == 0, result.output
+    assert served[0]["app"][HOST_KEY].sdk == bot_sdk
+
+
+def test_serve_refuses_an_unknown_sdk(
+    served: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHOKNOWS_BOT_SDK", "teams-ai")
+    result = _serve()
+    assert result.exit_code == 2
+    assert "WHOKNOWS_BOT_SDK: expected one of botbuilder, agents, not 'teams-ai'" in result.output
+    assert served == []

@@ -322,7 +322,9 @@ class _SendOnce:
             user=ChannelAccount(
                 id=reference.user_id or reference.user_aad_object_id or "",
                 aad_object_id=reference.user_aad_object_id,
-            ),
+            )
+            if reference.user_id or reference.user_aad_object_id
+            else None,
             agent=ChannelAccount(id=reference.bot_id or f"28:{self._app_id}"),
         )
         await _connector_call(
