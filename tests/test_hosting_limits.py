@@ -117,7 +117,12 @@ async def _post(client: Client, body: dict[str, Any], token: str) -> int:
 
 def _emulator_token(key: SigningKey, connector: Connector) -> str:
     return sign_token(
-        key, app_id=APP_ID, service_url=connector.service_url, issuer=EMULATOR_ISSUER, ver="1.0"
+        key,
+        app_id=APP_ID,
+        service_url=connector.service_url,
+        issuer=EMULATOR_ISSUER,
+        ver="1.0",
+        appid=APP_ID,
     )
 
 
@@ -133,6 +138,26 @@ async def test_emulator_tokens_are_refused_without_calling_out_by_default(
         await client.close()
     assert hanging.paths == []
     assert connector.records == []
+
+
+async def test_emulator_tokens_are_accepted_when_enabled(
+    openid: OpenIdServer, connector: Connector, key: SigningKey
+) -> None:
+    config = AuthConfig(
+        app_id=APP_ID,
+        app_password="generated-test-secret",
+        app_tenant_id=teams.TENANT,
+        openid_metadata_url=openid.metadata_url,
+        emulator_tokens=True,
+        emulator_openid_metadata_url=openid.metadata_url,
+    )
+    client = await _client(config)
+    try:
+        body = teams.message("from the emulator", service_url=connector.service_url)
+        assert await _post(client, body, _emulator_token(key, connector)) == 200
+    finally:
+        await client.close()
+    assert [r.text for r in connector.records] == ["echo: from the emulator"]
 
 
 async def test_a_hanging_emulator_endpoint_costs_one_request_a_prompt_401(
