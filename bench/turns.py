@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import statistics
 import tempfile
 import time
@@ -109,6 +110,8 @@ def bare_agents_app() -> web.Application:
             card = CardFactory.adaptive_card(reply_card(turn_context.activity.text or ""))
             await turn_context.send_activity(MessageFactory.attachment(card))
 
+    # Its user-token client warns on every anonymous turn; a sample would not log that.
+    logging.getLogger("microsoft_agents").setLevel(logging.ERROR)
     anonymous = AgentAuthConfiguration(anonymous_allowed=True)
     connections = MsalConnectionManager(
         connections_configurations={"SERVICE_CONNECTION": anonymous}
