@@ -144,7 +144,9 @@ def bot(org: Engine) -> WhoKnowsBot:
 
 
 @pytest.fixture
-async def client(bot: WhoKnowsBot) -> AsyncIterator[Client]:
+async def client(bot: WhoKnowsBot, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Client]:
+    # One reply per message, however busy the machine (the acknowledgement has its own test).
+    monkeypatch.setenv("WHOKNOWS_ACK_AFTER_SECONDS", "60")
     client = TestClient(TestServer(create_app(bot, host=BotHost(bot, AuthConfig()))))
     await client.start_server()
     yield client
