@@ -1,11 +1,14 @@
-"""Turn throughput of the bot server against a bare botbuilder bot, over loopback HTTP.
+"""Turn throughput of the bot server on each SDK against a bare bot on the same SDK.
 
-Many simulated users post Teams-shaped messages concurrently to (a) whoknows' own server
-(``bot.server.create_app`` + ``bot.hosting.BotHost``) with a small card-reply handler and
-(b) a minimal card-echo ``ActivityHandler`` run through the same ``process_activity``
-workaround. Both answer with one Adaptive Card, captured by the local Bot Connector
-stand-in. Passes alternate (a, b, a, b) so drift hits both alike. Everything runs in
-this process on 127.0.0.1; the run is bounded by ``--turns`` and ``--max-seconds``.
+Many simulated users post Teams-shaped messages concurrently to, for each SDK (botbuilder
+and the Microsoft 365 Agents SDK): (a) whoknows' own server (``bot.server.create_app`` +
+``bot.hosting.create_host(sdk=...)``) with a small card-reply handler, (b) a minimal
+card-echo ``ActivityHandler`` on that SDK's own ``CloudAdapter``, and (c) with ``--real``
+the full bot answering "who knows <lead>" on the small demo. All answer with one Adaptive
+Card, captured by the local Bot Connector stand-in. Passes alternate over all servers so
+drift hits them alike. Everything runs in this process on 127.0.0.1; the run is bounded
+by ``--turns`` and ``--max-seconds``. (A benchmark may import the SDKs: the bare bots are
+the baseline.)
 
     .venv/bin/python -m bench.turns [--users 50] [--turns 2000] [--json]
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import statistics
 import tempfile
 import time
@@ -23,15 +27,12 @@ from typing import Any
 import aiohttp
 import click
 from aiohttp import web
-from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import Activity
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot.auth import AuthConfig
 from bot.conversation import WhoKnowsBot
-from bot.hosting import BotHost
+from bot.hosting import SDKS, create_host
 from bot.server import create_app
 from bot.turn import InvokeResult, Reply, Turn
 from signals.models import PairStrength, Person
@@ -61,16 +62,21 @@ class CardBot:
         return None
 
 
-class EchoCardHandler(ActivityHandler):  # type: ignore[misc]
-    """The baseline: a plain botbuilder bot doing the same."""
+def bare_botbuilder_app() -> web.Application:
+    """The minimal aiohttp + botbuilder CloudAdapter bot, avoiding ``CloudAdapter.process``
+    (it answers 500 to invokes in 4.17.1)."""
+    from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
+    from botbuilder.integration.aiohttp import (
+        CloudAdapter,
+        ConfigurationBotFrameworkAuthentication,
+    )
+    from botbuilder.schema import Activity
 
-    async def on_message_activity(self, turn_context: TurnContext) -> None:
-        card = CardFactory.adaptive_card(reply_card(turn_context.activity.text or ""))
-        await turn_context.send_activity(MessageFactory.attachment(card))
+    class EchoCardHandler(ActivityHandler):  # type: ignore[misc]
+        async def on_message_activity(self, turn_context: TurnContext) -> None:
+            card = CardFactory.adaptive_card(reply_card(turn_context.activity.text or ""))
+            await turn_context.send_activity(MessageFactory.attachment(card))
 
-
-def baseline_app() -> web.Application:
-    """The minimal aiohttp + CloudAdapter bot, avoiding ``CloudAdapter.process`` (4.17.1)."""
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(object()))
     handler = EchoCardHandler()
 
@@ -85,6 +91,44 @@ def baseline_app() -> web.Application:
     app = web.Application()
     app.router.add_post("/api/messages", messages)
     return app
+
+
+def bare_agents_app() -> web.Application:
+    """The minimal aiohttp + Agents SDK CloudAdapter bot, as its samples write it."""
+    from microsoft_agents.activity import TurnContextProtocol
+    from microsoft_agents.authentication.msal import MsalConnectionManager
+    from microsoft_agents.hosting.aiohttp import CloudAdapter
+    from microsoft_agents.hosting.core import (
+        ActivityHandler,
+        CardFactory,
+        MessageFactory,
+    )
+    from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
+
+    class EchoCardHandler(ActivityHandler):
+        async def on_message_activity(self, turn_context: TurnContextProtocol[Any]) -> None:
+            card = CardFactory.adaptive_card(reply_card(turn_context.activity.text or ""))
+            await turn_context.send_activity(MessageFactory.attachment(card))
+
+    # Its user-token client warns on every anonymous turn; a sample would not log that.
+    logging.getLogger("microsoft_agents").setLevel(logging.ERROR)
+    anonymous = AgentAuthConfiguration(anonymous_allowed=True)
+    connections = MsalConnectionManager(
+        connections_configurations={"SERVICE_CONNECTION": anonymous}
+    )
+    adapter = CloudAdapter(connection_manager=connections)
+    handler = EchoCardHandler()
+
+    async def messages(request: web.Request) -> web.Response:
+        response = await adapter.process(request, handler)
+        return response if response is not None else web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/api/messages", messages)
+    return app
+
+
+BARE = {"botbuilder": bare_botbuilder_app, "agents": bare_agents_app}
 
 
 @dataclass
@@ -173,7 +217,7 @@ async def _one_pass(
             started = time.perf_counter()
             async with session.post(url, json=body) as response:
                 await response.read()
-                ok = response.status == 200
+                ok = 200 <= response.status < 300  # the Agents SDK answers 202
             result.latencies.append(time.perf_counter() - started)
             result.errors += not ok
 
@@ -209,22 +253,27 @@ async def run(
     *, users: int, turns: int, passes: int, max_seconds: float, real: bool = True
 ) -> dict[str, Any]:
     connector = await Connector().start()
-    whoknows_bot = CardBot()
-    ours, ours_url = await _serve(
-        create_app(whoknows_bot, host=BotHost(whoknows_bot, AuthConfig()))
-    )
-    base, base_url = await _serve(baseline_app())
-    targets: list[tuple[Result, str, list[str] | None]] = [
-        (Result("whoknows"), ours_url, None),
-        (Result("botbuilder"), base_url, None),
-    ]
-    runners = [ours, base]
+    targets: list[tuple[Result, str, list[str] | None]] = []
+    runners = []
+    product: list[tuple[str, WhoKnowsBot]] = []
+    asked: list[str] = []
     if real:
         engine, asked = await asyncio.to_thread(demo_store)
-        product = WhoKnowsBot(engine, dev_mode=True)
-        full, full_url = await _serve(create_app(product, host=BotHost(product, AuthConfig())))
-        targets.append((Result("whoknows_full"), full_url, asked))
-        runners.append(full)
+        product = [(sdk, WhoKnowsBot(engine, dev_mode=True)) for sdk in SDKS]
+    for sdk in SDKS:
+        card_bot = CardBot()
+        servers = [
+            (f"whoknows_{sdk}", create_app(card_bot, host=create_host(card_bot, sdk=sdk)), None),
+            (f"bare_{sdk}", BARE[sdk](), None),
+        ]
+        for name, app, questions in servers:
+            runner, url = await _serve(app)
+            runners.append(runner)
+            targets.append((Result(name), url, questions))
+    for sdk, bot in product:
+        runner, url = await _serve(create_app(bot, host=create_host(bot, AuthConfig(), sdk=sdk)))
+        runners.append(runner)
+        targets.append((Result(f"full_{sdk}"), url, asked))
     deadline = time.monotonic() + max_seconds
     per_pass = max(1, turns // passes)
     connector_limit = aiohttp.TCPConnector(limit=users * 2)
@@ -261,27 +310,33 @@ async def run(
             await runner.cleanup()
         await connector.stop()
     summaries = {result.name: result.summary() for result, _, _ in targets}
-    ours_tps = summaries["whoknows"]["turns_per_second"]
-    base_tps = summaries["botbuilder"]["turns_per_second"]
+    ratios: dict[str, Any] = {}
+    for sdk in SDKS:
+        for ours in (f"whoknows_{sdk}", f"full_{sdk}"):
+            if ours in summaries:
+                ratios[f"{ours}/bare_{sdk}"] = {
+                    "throughput": _ratio(summaries, "turns_per_second", ours, f"bare_{sdk}"),
+                    "p50": _ratio(summaries, "p50_ms", ours, f"bare_{sdk}"),
+                    "p99": _ratio(summaries, "p99_ms", ours, f"bare_{sdk}"),
+                }
+    ratios["whoknows_agents/whoknows_botbuilder"] = {
+        "throughput": _ratio(
+            summaries, "turns_per_second", "whoknows_agents", "whoknows_botbuilder"
+        )
+    }
     return {
         "users": users,
         "turns_requested": turns,
         "passes": passes,
-        **summaries,
-        "throughput_ratio": round(ours_tps / base_tps, 3) if base_tps else None,
-        "p50_ratio": _ratio(summaries, "p50_ms"),
-        "p99_ratio": _ratio(summaries, "p99_ms"),
-        "full_p50_ratio": _ratio(summaries, "p50_ms", "whoknows_full") if real else None,
-        "full_throughput_ratio": round(summaries["whoknows_full"]["turns_per_second"] / base_tps, 3)
-        if real and base_tps
-        else None,
+        "servers": summaries,
+        "ratios": ratios,
         "timed_out": time.monotonic() > deadline,
     }
 
 
-def _ratio(summaries: dict[str, Any], key: str, ours: str = "whoknows") -> float | None:
-    base = summaries["botbuilder"][key]
-    return round(summaries[ours][key] / base, 3) if base else None
+def _ratio(summaries: dict[str, Any], key: str, ours: str, base: str) -> float | None:
+    theirs = summaries[base][key]
+    return round(summaries[ours][key] / theirs, 3) if theirs else None
 
 
 @click.command()
@@ -305,7 +360,7 @@ def _ratio(summaries: dict[str, Any], key: str, ours: str = "whoknows") -> float
 def main(
     users: int, turns: int, passes: int, max_seconds: float, as_json: bool, real: bool
 ) -> None:
-    """Concurrent simulated Teams users against whoknows and a bare botbuilder bot."""
+    """Concurrent simulated Teams users against whoknows and a bare bot on each SDK."""
     result = asyncio.run(
         run(users=users, turns=turns, passes=passes, max_seconds=max_seconds, real=real)
     )
@@ -313,25 +368,17 @@ def main(
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"{users} concurrent users, {passes} alternating passes, loopback HTTP")
-    for name in ("whoknows", "botbuilder", "whoknows_full"):
-        if name not in result:
-            continue
-        s = result[name]
+    for name, s in result["servers"].items():
         click.echo(
-            f"  {name:<13} {s['turns']:>6} turns  {s['turns_per_second']:>8.1f} turns/s  "
+            f"  {name:<20} {s['turns']:>6} turns  {s['turns_per_second']:>8.1f} turns/s  "
             f"p50 {s['p50_ms']:>7.2f} ms  p99 {s['p99_ms']:>7.2f} ms  "
             f"errors {s['errors']}  cards captured {s['replies_captured']}"
         )
-    click.echo(
-        f"  whoknows/botbuilder: throughput x{result['throughput_ratio']}, "
-        f"p50 x{result['p50_ratio']}, p99 x{result['p99_ratio']}"
-        + ("  (stopped at --max-seconds)" if result["timed_out"] else "")
-    )
-    if real:
-        click.echo(
-            f"  full bot (ranking + cards + store)/botbuilder: throughput "
-            f"x{result['full_throughput_ratio']}, p50 x{result['full_p50_ratio']}"
-        )
+    for name, r in result["ratios"].items():
+        parts = ", ".join(f"{k} x{v}" for k, v in r.items())
+        click.echo(f"  {name}: {parts}")
+    if result["timed_out"]:
+        click.echo("  (stopped at --max-seconds)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,24 @@ from dataclasses import dataclass
 from bot import settings
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+BOT_FRAMEWORK_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+EMULATOR_METADATA_URL = (
+    "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
+)
+EMULATOR_ISSUERS = frozenset(
+    {
+        "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/",
+        "https://login.microsoftonline.com/d6d49420-f39b-4df7-a1dc-d59a935871db/v2.0",
+        "https://sts.windows.net/f8cdef31-a31e-4b4a-93e4-5f571e91255a/",
+        "https://login.microsoftonline.com/f8cdef31-a31e-4b4a-93e4-5f571e91255a/v2.0",
+        "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
+        "https://sts.windows.net/cab8a31a-1906-4287-a0d8-4eef66b95f6e/",
+        "https://login.microsoftonline.us/cab8a31a-1906-4287-a0d8-4eef66b95f6e/v2.0",
+        "https://login.microsoftonline.us/f8cdef31-a31e-4b4a-93e4-5f571e91255a/",
+        "https://login.microsoftonline.us/f8cdef31-a31e-4b4a-93e4-5f571e91255a/v2.0",
+    }
+)
+"""Issuers of Bot Framework Emulator tokens: the SDKs' "emulator path" (off by default)."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +42,8 @@ class AuthConfig:
     allowed_tenants: tuple[str, ...] = ()
     openid_metadata_url: str = ""
     token_issuer: str = "https://api.botframework.com"
+    emulator_tokens: bool = False
+    emulator_openid_metadata_url: str = EMULATOR_METADATA_URL
 
     @classmethod
     def from_settings(cls) -> AuthConfig:
@@ -35,7 +55,21 @@ class AuthConfig:
             allowed_tenants=settings.ALLOWED_TENANTS.get(),
             openid_metadata_url=settings.BOT_OPENID_METADATA_URL.get().strip(),
             token_issuer=settings.BOT_TOKEN_ISSUER.get().strip(),
+            emulator_tokens=settings.BOT_EMULATOR_TOKENS.get(),
         )
+
+    @property
+    def metadata_url(self) -> str:
+        """Where the keys of channel (Bot Connector) tokens are published."""
+        return self.openid_metadata_url or BOT_FRAMEWORK_METADATA_URL
+
+    def key_source(self, issuer: object) -> str | None:
+        """The metadata URL for tokens of ``issuer``; None for an issuer not accepted."""
+        if issuer == self.token_issuer:
+            return self.metadata_url
+        if self.emulator_tokens and issuer in EMULATOR_ISSUERS:
+            return self.emulator_openid_metadata_url
+        return None
 
     @property
     def dev_mode(self) -> bool:

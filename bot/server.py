@@ -19,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import Engine, text
 
 from bot import settings
-from bot.hosting import BotHost, HostResponse
+from bot.hosting import Host, HostResponse, create_host
 from bot.turn import Bot
 
 log = logging.getLogger("whoknows.bot")
@@ -27,7 +27,7 @@ log = logging.getLogger("whoknows.bot")
 Readiness = Callable[[], Awaitable[object]]
 """Checks a dependency (the database); raises or returns False when it is not usable."""
 
-HOST_KEY = web.AppKey("host", BotHost)
+HOST_KEY: web.AppKey[Host] = web.AppKey("host")
 READINESS_KEY: web.AppKey[Readiness | None] = web.AppKey("readiness")
 
 
@@ -78,9 +78,10 @@ async def messages(request: web.Request) -> web.Response:
     return web.json_response(answer.body, status=answer.status)
 
 
-async def healthz(_request: web.Request) -> web.Response:
-    """The process is up."""
-    return web.json_response({"status": "ok"})
+async def healthz(request: web.Request) -> web.Response:
+    """The process is up, and which SDK hosts the bot (for operators)."""
+    host = request.app[HOST_KEY]
+    return web.json_response({"status": "ok", "sdk": host.sdk, "sdk_version": host.sdk_version})
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -115,14 +116,14 @@ def engine_readiness(engine: Engine) -> Readiness:
 def create_app(
     bot: Bot,
     *,
-    host: BotHost | None = None,
+    host: Host | None = None,
     readiness: Readiness | None = None,
     max_body_bytes: int | None = None,
 ) -> web.Application:
     """The web application serving ``bot``; ``host`` defaults to one built from the settings."""
     limit = max_body_bytes if max_body_bytes is not None else settings.MAX_REQUEST_BYTES.get()
     app = web.Application(client_max_size=limit, middlewares=[error_middleware])
-    app[HOST_KEY] = bot_host = host or BotHost(bot)
+    app[HOST_KEY] = bot_host = host or create_host(bot)
 
     async def close_host(_app: web.Application) -> None:
         await bot_host.close()

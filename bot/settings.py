@@ -55,6 +55,40 @@ BOT_TOKEN_ISSUER = declare(
     "Issuer expected in incoming tokens; read only with `WHOKNOWS_BOT_OPENID_METADATA_URL`.",
     section=SECTION,
 )
+BOT_SDK = declare(
+    "bot_sdk",
+    "botbuilder",
+    "The SDK that hosts the bot: `botbuilder` (Bot Framework SDK 4.17.1, out of support since "
+    "2025-12-31) or `agents` (Microsoft 365 Agents SDK). Nothing else changes when you switch.",
+    section=SECTION,
+)
+BOT_EMULATOR_TOKENS = declare(
+    "bot_emulator_tokens",
+    False,
+    "Accept tokens issued for the Bot Framework Emulator (local testing only). Off: such "
+    "tokens get 401 without any network call.",
+    section=SECTION,
+)
+BOT_OPENID_TIMEOUT_SECONDS = declare(
+    "bot_openid_timeout_seconds",
+    5.0,
+    "Longest wait for OpenID metadata and signing keys (per fetch, all attempts included); a "
+    "failed fetch is not retried for a minute.",
+    section=SECTION,
+)
+CONNECTOR_TIMEOUT_SECONDS = declare(
+    "connector_timeout_seconds",
+    10.0,
+    "Longest wait for one Bot Connector call (a reply, an update, creating a conversation), "
+    "its token included.",
+    section=SECTION,
+)
+CONNECTOR_BUDGET_SECONDS = declare(
+    "connector_budget_seconds",
+    30.0,
+    "Longest time one proactive send may take with its retries (throttling, gateway errors).",
+    section=SECTION,
+)
 MAX_REQUEST_BYTES = declare(
     "max_request_bytes",
     256 * 1024,

@@ -2,8 +2,8 @@
 
 The hosting layer (``bot.hosting``) turns each incoming activity into a :class:`Turn`
 and hands it to a :class:`Bot` together with a :class:`Reply` for answering. Keeping the
-logic on these small types lets the SDK be swapped (botbuilder today, the Microsoft 365
-Agents SDK later) without touching it.
+logic on these small types lets either SDK host it (botbuilder or the Microsoft 365 Agents
+SDK, ``WHOKNOWS_BOT_SDK``) without touching it.
 """
 
 from __future__ import annotations

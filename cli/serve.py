@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from bot.auth import LOOPBACK_HOSTS, AuthConfig
-from bot.hosting import BotHost
+from bot.hosting import create_host, sdk_name
 from bot.server import create_app, engine_readiness
 from bot.turn import Bot
 from cli.common import UsageFailure, db_option, open_store_or_exit
@@ -40,6 +40,7 @@ def make_serve_command(bot_factory: BotFactory) -> click.Command:
         """Serve Teams on /api/messages (plus /healthz and /readyz)."""
         try:
             config = AuthConfig.from_settings()
+            sdk = sdk_name()
         except SettingError as exc:
             raise UsageFailure(str(exc)) from exc
         if config.dev_mode:
@@ -57,7 +58,9 @@ def make_serve_command(bot_factory: BotFactory) -> click.Command:
                 raise UsageFailure("; ".join(problems))
         engine = open_store_or_exit(db_url)
         bot = bot_factory(engine)
-        app = create_app(bot, host=BotHost(bot, config), readiness=engine_readiness(engine))
+        app = create_app(
+            bot, host=create_host(bot, config, sdk=sdk), readiness=engine_readiness(engine)
+        )
         if config.dev_mode:
             click.echo(
                 "whoknows: local development mode (no MicrosoftAppId): requests are not "

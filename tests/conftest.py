@@ -28,6 +28,15 @@ SKIP_PG = os.environ.get("WHOKNOWS_TEST_SKIP_POSTGRES") == "1"
 TEMPLATE = f"whoknows_test_template_{os.getpid()}"
 
 
+@pytest.fixture(params=["botbuilder", "agents"])
+def bot_sdk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each host in turn: tests using it (``pytestmark = usefixtures("bot_sdk")``) run on
+    both SDKs through ``WHOKNOWS_BOT_SDK``."""
+    sdk: str = request.param
+    monkeypatch.setenv("WHOKNOWS_BOT_SDK", sdk)
+    return sdk
+
+
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the developer's own configuration."""

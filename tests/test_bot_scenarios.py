@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.auth import AuthConfig
 from bot.conversation import VERBS, WhoKnowsBot
 from bot.hosting import BotHost
+from bot.hosting.base import RetryingProactive
 from bot.server import create_app
 from cards import texts, verbs
 from signals import stale
@@ -39,6 +40,8 @@ from signals.models import (
 from signals.records import Attendee, InteractionRecord, Party
 from tests import teams
 from tests.connector import Connector
+
+pytestmark = pytest.mark.usefixtures("bot_sdk")
 
 NOW = datetime.now(UTC)
 YVONNE = Party("yvonne.mckay@fourthcoffee.com", "Yvonne McKay")
@@ -141,7 +144,9 @@ def bot(org: Engine) -> WhoKnowsBot:
 
 
 @pytest.fixture
-async def client(bot: WhoKnowsBot) -> AsyncIterator[Client]:
+async def client(bot: WhoKnowsBot, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Client]:
+    # One reply per message, however busy the machine (the acknowledgement has its own test).
+    monkeypatch.setenv("WHOKNOWS_ACK_AFTER_SECONDS", "60")
     client = TestClient(TestServer(create_app(bot, host=BotHost(bot, AuthConfig()))))
     await client.start_server()
     yield client
@@ -450,7 +455,9 @@ async def test_throttled_delivery_is_retried_with_backoff(
         waits.append(delay)
 
     assert isinstance(client.server, TestServer)
-    client.server.app[HOST_KEY].proactive.sleep = no_wait
+    proactive = client.server.app[HOST_KEY].proactive
+    assert isinstance(proactive, RetryingProactive)
+    proactive.sleep = no_wait
     lead, tricia = person_id(session, "Yvonne McKay"), person_id(session, "Tricia Potter")
     connector.refuse(_user(2)["aadObjectId"], 429, "Throttled", times=2)
     sent = (

@@ -3,15 +3,18 @@ do, and stops everything on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,18 +108,35 @@ def _env(path: str | None = None) -> dict[str, str]:
     return env
 
 
+def _get_json(url: str, body: dict[str, Any] | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+@pytest.mark.parametrize("sdk", ["botbuilder", "agents"])
 def test_without_node_the_bot_runs_and_the_demo_says_how_to_talk_to_it(
-    tiny_store: str, tmp_path: Path, run_demo: list[Demo]
+    tiny_store: str, tmp_path: Path, run_demo: list[Demo], sdk: str
 ) -> None:
     port = demo.free_port()
     no_node = str(Path(sys.executable).parent)  # the venv's bin: python, no node
-    d = Demo(["--db", tiny_store, "--port", str(port)], _env(no_node), tmp_path)
+    env = _env(no_node) | {"WHOKNOWS_BOT_SDK": sdk}
+    d = Demo(["--db", tiny_store, "--port", str(port)], env, tmp_path)
     run_demo.append(d)
     text = d.read_until("Press Ctrl-C")
     assert "needs Node.js" in text
     assert f"curl -s http://127.0.0.1:{port}/api/messages" in text
     assert '"text": "who knows Yvonne McKay"' in text
     assert _listening(port)
+    assert _get_json(f"http://127.0.0.1:{port}/healthz")["sdk"] == sdk
+    # The request the demo suggests gets the same answer whichever SDK hosts the bot.
+    curl = re.search(r"-d '(\{.*?\})'", text, re.DOTALL)
+    assert curl, text
+    answer = _get_json(f"http://127.0.0.1:{port}/api/messages", json.loads(curl.group(1)))
+    [reply] = answer["activities"]
+    card = json.dumps(reply["attachments"][0]["content"])
+    assert card.index("Tricia Potter") < card.index("Ray Tanaka")
     assert d.finish(signal.SIGINT) == 0
     assert "stopped" in d.text
     assert not _listening(port)

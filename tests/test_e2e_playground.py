@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -105,9 +106,15 @@ def load_recording(path: Path) -> list[dict[str, Any]]:
     return [json.loads(part) for part in parts if part.strip()]
 
 
-@pytest.fixture(scope="module")
-def run(requirements: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+@pytest.fixture(scope="module", params=["botbuilder", "agents"])
+def run(
+    request: pytest.FixtureRequest,
+    requirements: tuple[str, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Run]:
+    """The whole story, once with each SDK hosting the bot (``WHOKNOWS_BOT_SDK``)."""
     node, cli = requirements
+    sdk: str = request.param
     workdir = tmp_path_factory.mktemp("e2e")
     db_url = f"sqlite:///{workdir / 'demo.db'}"
     engine = create_store(db_url)
@@ -128,9 +135,12 @@ def run(requirements: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
     try:
         bot_port = demo.free_port()
         bot_log = workdir / "bot.log"
-        env = demo.bot_env(db_url, demo.DEMO_USER, base=_child_env())
+        env = demo.bot_env(db_url, demo.DEMO_USER, base=_child_env() | {"WHOKNOWS_BOT_SDK": sdk})
         bot = demo.start(demo.serve_argv(bot_port), log=bot_log, env=env)
-        demo.wait_for_http(f"http://127.0.0.1:{bot_port}/healthz", bot, log=bot_log, what="the bot")
+        health = f"http://127.0.0.1:{bot_port}/healthz"
+        demo.wait_for_http(health, bot, log=bot_log, what="the bot")
+        with urllib.request.urlopen(health, timeout=10) as response:
+            assert json.load(response)["sdk"] == sdk
 
         pg_log = workdir / "playground.log"
         wanted = demo.free_port()

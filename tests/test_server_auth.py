@@ -19,6 +19,8 @@ from tests.connector import Connector
 from tests.echo_bot import EchoBot
 from tests.jwt_keys import OpenIdServer, SigningKey, sign_token
 
+pytestmark = pytest.mark.usefixtures("bot_sdk")
+
 APP_ID = "00000000-0000-4000-8000-0000000a0001"
 OTHER_APP_ID = "00000000-0000-4000-8000-0000000a0002"
 OUTGOING = "outgoing-token-from-the-test"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from cli import serve
 from tests import teams
 from tests.connector import Connector
 from tests.echo_bot import EchoBot
+
+pytestmark = pytest.mark.usefixtures("bot_sdk")
 
 
 @pytest.fixture
@@ -263,10 +266,14 @@ async def test_unknown_routes_and_methods_are_json(
 # --- health -------------------------------------------------------------------------------
 
 
-async def test_healthz(client: TestClient[web.Request, web.Application]) -> None:
+async def test_healthz_names_the_sdk(
+    client: TestClient[web.Request, web.Application], bot_sdk: str
+) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
-    assert await response.json() == {"status": "ok"}
+    answer = await response.json()
+    package = "botbuilder-core" if bot_sdk == "botbuilder" else "microsoft-agents-hosting-core"
+    assert answer == {"status": "ok", "sdk": bot_sdk, "sdk_version": metadata.version(package)}
 
 
 async def _ready_status(echo: EchoBot, check: Any) -> int:
@@ -481,3 +488,19 @@ def test_serve_with_app_id_needs_a_tenant(
     assert result.exit_code == 0, result.output
     assert "development" not in result.output
     assert served[0]["host"] == "0.0.0.0"
+
+
+def test_serve_hosts_on_the_chosen_sdk(served: list[dict[str, Any]], bot_sdk: str) -> None:
+    result = _serve()
+    assert result.exit_code == 0, result.output
+    assert served[0]["app"][HOST_KEY].sdk == bot_sdk
+
+
+def test_serve_refuses_an_unknown_sdk(
+    served: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHOKNOWS_BOT_SDK", "teams-ai")
+    result = _serve()
+    assert result.exit_code == 2
+    assert "WHOKNOWS_BOT_SDK: expected one of botbuilder, agents, not 'teams-ai'" in result.output
+    assert served == []

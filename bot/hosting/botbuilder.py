@@ -1,22 +1,28 @@
-"""The one module that knows the Bot Framework SDK (botbuilder 4.17.1).
+"""The host on the Bot Framework SDK (botbuilder 4.17.1): the only module that imports it.
 
 It adapts botbuilder's ``CloudAdapter`` and ``ConfigurationBotFrameworkAuthentication`` to
-the SDK-free protocol of :mod:`bot.turn`. It works around the 4.17.1 defect of
-``CloudAdapter.process`` (HTTP 500 for every invoke) by authenticating and running the
-activity itself, and it maps every authentication failure to 401.
+:class:`bot.hosting.base.HostBase`. Workarounds for the SDK's defects (see
+docs/admin-install.md, "SDK defects worked around"):
+
+- ``CloudAdapter.process`` answers 500 for every invoke: the activity is authenticated and
+  run here, and the invoke answer written by the base class.
+- Signing keys are fetched by the SDK with blocking ``requests`` calls without a timeout,
+  on the event loop, from a URL the token's unverified issuer picks (the emulator path):
+  the keys are put into the SDK's cache from :mod:`bot.hosting.openid` before each
+  validation, and tokens of issuers not configured never reach the SDK.
+- The connector's Entra token is fetched by msal on the event loop without a timeout: it
+  is fetched (or read from msal's cache) in a worker thread, with a timeout, before each
+  Bot Connector call; msrest's 100 s request timeout becomes ``connector_timeout``.
+- A new ConnectorClient per turn (costly): clients are reused per service URL.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import random
-import urllib.request
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from importlib import metadata
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -46,9 +52,19 @@ from botframework.connector.auth import (
     ServiceClientCredentialsFactory,
 )
 from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
+from msal import ConfidentialClientApplication
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from bot.auth import AuthConfig
+from bot.hosting.base import (
+    BadActivity,
+    HostBase,
+    HostLimits,
+    HostResponse,
+    RetryingProactive,
+    TurnLogic,
+    VerifiedKey,
+)
 from bot.turn import (
     ADAPTIVE_CARD,
     Bot,
@@ -58,32 +74,15 @@ from bot.turn import (
     Delivery,
     DeliveryError,
     HostTexts,
-    InvokeResult,
-    Turn,
     UserAddress,
-    tenant_of,
 )
 
 log = logging.getLogger("whoknows.bot")
 
-KEY_REFRESH_AFTER = timedelta(hours=12)
-"""Refresh signing keys (off the event loop) well before the SDK's own daily, blocking refresh."""
-KEY_FETCH_TIMEOUT = 10.0
-SDK_KEY_MAX_AGE = timedelta(days=1)
 MAX_CONNECTORS = 64
 """Connector clients kept for reuse (one per serviceUrl; Teams uses a handful)."""
 
-
-@dataclass(frozen=True)
-class HostResponse:
-    """What ``/api/messages`` answers: an HTTP status and an optional JSON body."""
-
-    status: int
-    body: Any = None
-
-
-def _unauthorized(reason: str) -> HostResponse:
-    return HostResponse(401, {"error": "unauthorized", "message": reason})
+T = TypeVar("T")
 
 
 # --- credentials ---------------------------------------------------------------------------
@@ -121,6 +120,61 @@ class _StaticTokenFactory(ServiceClientCredentialsFactory):  # type: ignore[misc
         return _StaticTokenCredentials(app_id, self._token)
 
 
+class _TimedCredentialFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
+    """The configured factory, whose msal client gives up after ``timeout`` seconds.
+
+    It remembers the credentials it made so that the host can fetch their token in a
+    worker thread before each Bot Connector call (msrest asks for it on the event loop).
+    """
+
+    def __init__(self, inner: ServiceClientCredentialsFactory, timeout: float) -> None:
+        self._inner = inner
+        self._timeout = timeout
+        self.made: list[MicrosoftAppCredentials] = []
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return bool(await self._inner.is_valid_app_id(app_id))
+
+    async def is_authentication_disabled(self) -> bool:
+        return bool(await self._inner.is_authentication_disabled())
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> Any:
+        credentials = await self._inner.create_credentials(
+            app_id, oauth_scope, login_endpoint, validate_authority
+        )
+        if isinstance(credentials, MicrosoftAppCredentials) and credentials.microsoft_app_id:
+            self.made.append(credentials)
+            del self.made[:-MAX_CONNECTORS]
+        return credentials
+
+    def _token(self, credentials: MicrosoftAppCredentials) -> None:
+        if not credentials.app and not isinstance(credentials, _StaticTokenCredentials):
+            # Made here rather than by the SDK: msal looks up its authority when it is
+            # created, and needs a timeout.
+            credentials.app = ConfidentialClientApplication(
+                client_id=credentials.microsoft_app_id,
+                client_credential=credentials.microsoft_app_password,
+                authority=credentials.oauth_endpoint,
+                timeout=self._timeout,
+            )
+        credentials.get_access_token()
+
+    async def warm(self, timeout: float) -> None:
+        """Get (or read from msal's cache) every credential's token off the event loop."""
+        for credentials in list(self.made):
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.to_thread(self._token, credentials)
+            except TimeoutError as exc:
+                raise DeliveryError(
+                    f"no token for the Bot Connector within {timeout:g} s", status=504
+                ) from exc
+            except Exception as exc:
+                raise DeliveryError(f"no token for the Bot Connector: {exc}") from exc
+
+
 class _ReusedConnectors:
     """One ConnectorClient per (app id, serviceUrl, audience) instead of two new clients a turn.
 
@@ -129,8 +183,9 @@ class _ReusedConnectors:
     session and credentials (which refresh their own token) are safe to share.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float) -> None:
         self.clients: dict[tuple[str, str, str], Any] = {}
+        self.timeout = timeout
 
     def factory(self, inner: ConnectorFactory, app_id: str) -> ConnectorFactory:
         return _ReusingConnectorFactory(self, inner, app_id or "")
@@ -155,6 +210,7 @@ class _ReusingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
         client = self._pool.clients.get(key)
         if client is None:
             client = await self._inner.create(service_url, audience)
+            client.config.connection.timeout = self._pool.timeout  # msrest's default: 100 s
             if len(self._pool.clients) >= MAX_CONNECTORS:  # drop the oldest; GC closes it
                 self._pool.clients.pop(next(iter(self._pool.clients)))
             client = self._pool.clients.setdefault(key, client)
@@ -227,57 +283,17 @@ def _sdk_configuration(config: AuthConfig) -> SimpleNamespace:
         )
         conf.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = config.token_issuer
         conf.OAUTH_URL = AuthenticationConstants.OAUTH_URL
-        conf.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = config.openid_metadata_url
-        conf.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = config.openid_metadata_url
+        conf.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = config.metadata_url
+        conf.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = config.emulator_openid_metadata_url
         conf.CALLER_ID = CallerIdConstants.public_azure_channel
     return conf
 
 
-def _metadata_url(config: AuthConfig) -> str:
-    return (
-        config.openid_metadata_url
-        or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
-    )
-
-
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=KEY_FETCH_TIMEOUT) as response:
-        return json.load(response)
-
-
-class _SigningKeys:
-    """Keeps the SDK's cached signing keys fresh from a worker thread.
-
-    The SDK fetches them with blocking ``requests`` calls inside the event loop; refreshing
-    them here first means it never has to.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._lock = asyncio.Lock()
-
-    def _stale(self, after: timedelta) -> bool:
-        cached: Any = JwtTokenExtractor.get_open_id_metadata(self.url)
-        return bool(cached.last_updated < datetime.now() - after)
-
-    def _fetch(self) -> None:
-        cached: Any = JwtTokenExtractor.get_open_id_metadata(self.url)
-        metadata = _get_json(self.url)
-        cached.keys = _get_json(metadata["jwks_uri"])["keys"]
-        cached.last_updated = datetime.now()
-
-    async def ensure_fresh(self) -> bool:
-        """False when the keys are too old for the SDK and cannot be fetched."""
-        if not self._stale(KEY_REFRESH_AFTER):
-            return True
-        async with self._lock:
-            if not self._stale(KEY_REFRESH_AFTER):
-                return True
-            try:
-                await asyncio.to_thread(self._fetch)
-            except Exception as exc:  # network, HTTP or JSON problems
-                log.warning("cannot fetch token signing keys from %s: %s", self.url, exc)
-        return not self._stale(SDK_KEY_MAX_AGE)
+def _give_keys_to_the_sdk(key: VerifiedKey) -> None:
+    """Fill the SDK's key cache for this URL, so that it never fetches (blocking) itself."""
+    cached: Any = JwtTokenExtractor.get_open_id_metadata(key.metadata_url)
+    cached.keys = key.keys.keys
+    cached.last_updated = datetime.now()
 
 
 # --- sending -------------------------------------------------------------------------------
@@ -301,13 +317,6 @@ def _delivery_error(exc: Exception) -> DeliveryError:
     return DeliveryError(f"the Bot Connector could not be reached: {exc}")
 
 
-async def _delivering(call: Awaitable[Any]) -> Any:
-    try:
-        return await call
-    except (HttpOperationError, ClientRequestError) as exc:
-        raise _delivery_error(exc) from exc
-
-
 def _sdk_reference(ref: ConversationReference) -> SdkReference:
     return SdkReference(
         channel_id=ref.channel_id,
@@ -324,46 +333,35 @@ def _sdk_reference(ref: ConversationReference) -> SdkReference:
     )
 
 
-T = TypeVar("T")
+class _Connector:
+    """Every Bot Connector call: its token fetched off the event loop first, then the call,
+    each within ``timeout``; SDK errors become :class:`DeliveryError`."""
 
-RETRIED_STATUSES = frozenset({412, 429, 502, 503, 504})
-"""Teams' answers worth another try: throttling (7 per second, 60 per 30 s per
-conversation) and transient gateway errors."""
+    def __init__(self, credentials: _TimedCredentialFactory | None, timeout: float) -> None:
+        self._credentials = credentials
+        self.timeout = timeout
+
+    async def call(self, make_call: Callable[[], Awaitable[T]]) -> T:
+        if self._credentials is not None:
+            await self._credentials.warm(self.timeout)
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await make_call()
+        except TimeoutError as exc:
+            raise DeliveryError(
+                f"the Bot Connector did not answer within {self.timeout:g} s", status=504
+            ) from exc
+        except (HttpOperationError, ClientRequestError) as exc:
+            raise _delivery_error(exc) from exc
 
 
-class HostedProactive:
-    """:class:`bot.turn.Proactive` over the adapter's continue/create conversation.
+class _SendOnce:
+    """One attempt of each proactive operation, through the adapter."""
 
-    Sends retry throttled and transient failures with exponential backoff and jitter
-    (``attempts`` in all); other refusals (blocked, not installed) raise at once.
-    """
-
-    def __init__(
-        self,
-        adapter: CloudAdapter,
-        app_id: str,
-        *,
-        attempts: int = 4,
-        base_delay: float = 0.5,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
+    def __init__(self, adapter: CloudAdapter, app_id: str, connector: _Connector) -> None:
         self._adapter = adapter
         self._app_id = app_id
-        self.attempts = attempts
-        self.base_delay = base_delay
-        self.sleep = sleep
-
-    async def _retrying(self, send: Callable[[], Awaitable[T]]) -> T:
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return await send()
-            except DeliveryError as exc:
-                if exc.status not in RETRIED_STATUSES or attempt == self.attempts:
-                    raise
-                delay = self.base_delay * 2 ** (attempt - 1) * (1 + random.random())
-                log.info("Teams answered %s, retrying in %.1f s", exc.status, delay)
-                await self.sleep(delay)
-        raise AssertionError("unreachable")
+        self._connector = connector
 
     async def _post_new(self, context: TurnContext, content: Content) -> str:
         """A new message in the context's conversation (not a reply to the SDK's synthetic
@@ -372,18 +370,20 @@ class HostedProactive:
         reference = TurnContext.get_conversation_reference(context.activity)
         TurnContext.apply_conversation_reference(activity, reference)
         activity.reply_to_id = None
-        connector = context.turn_state[self._adapter.BOT_CONNECTOR_CLIENT_KEY]
-        response = await _delivering(
-            connector.conversations.send_to_conversation(activity.conversation.id, activity)
+        client = context.turn_state[self._adapter.BOT_CONNECTOR_CLIENT_KEY]
+        response = await self._connector.call(
+            lambda: client.conversations.send_to_conversation(activity.conversation.id, activity)
         )
         return response.id if response and response.id else ""
 
-    async def send_to_user(
-        self, target: ConversationReference | UserAddress, content: Content
-    ) -> Delivery:
-        return await self._retrying(lambda: self._send_once(target, content))
+    async def _continue(self, reference: ConversationReference, logic: Any) -> None:
+        await self._connector.call(
+            lambda: self._adapter.continue_conversation(
+                _sdk_reference(reference), logic, self._app_id
+            )
+        )
 
-    async def _send_once(
+    async def send_once(
         self, target: ConversationReference | UserAddress, content: Content
     ) -> Delivery:
         if isinstance(target, UserAddress):
@@ -393,9 +393,7 @@ class HostedProactive:
         async def logic(context: TurnContext) -> None:
             sent.append(await self._post_new(context, content))
 
-        await _delivering(
-            self._adapter.continue_conversation(_sdk_reference(target), logic, self._app_id)
-        )
+        await self._continue(target, logic)
         return Delivery(target, sent[0] if sent else "")
 
     async def _create(self, target: UserAddress, content: Content) -> Delivery:
@@ -421,41 +419,44 @@ class HostedProactive:
             )
             delivered.append(Delivery(reference, activity_id))
 
-        await _delivering(
-            self._adapter.create_conversation(
+        await self._connector.call(
+            lambda: self._adapter.create_conversation(
                 self._app_id, logic, params, "msteams", target.service_url
             )
         )
         return delivered[0]
 
-    async def update_for_user(
+    async def update_once(
         self, reference: ConversationReference, activity_id: str, card: Card
     ) -> None:
         async def logic(context: TurnContext) -> None:
             activity = _message(card)
             activity.id = activity_id
-            await _delivering(context.update_activity(activity))
+            await self._connector.call(lambda: context.update_activity(activity))
 
-        await _delivering(
-            self._adapter.continue_conversation(_sdk_reference(reference), logic, self._app_id)
-        )
+        await self._continue(reference, logic)
 
 
 class _TurnReply:
     """:class:`bot.turn.Reply` for one turn context."""
 
-    def __init__(self, context: TurnContext, proactive: HostedProactive) -> None:
+    def __init__(
+        self, context: TurnContext, connector: _Connector, proactive: RetryingProactive
+    ) -> None:
         self._context = context
+        self._connector = connector
         self._proactive = proactive
 
     async def send(self, content: Content) -> str:
-        response = await _delivering(self._context.send_activity(_message(content)))
+        response = await self._connector.call(
+            lambda: self._context.send_activity(_message(content))
+        )
         return response.id if response and response.id else ""
 
     async def update(self, activity_id: str, card: Card) -> None:
         activity = _message(card)
         activity.id = activity_id
-        await _delivering(self._context.update_activity(activity))
+        await self._connector.call(lambda: self._context.update_activity(activity))
 
     async def send_to_user(
         self, target: ConversationReference | UserAddress, content: Content
@@ -471,16 +472,10 @@ class _TurnReply:
 # --- the host ------------------------------------------------------------------------------
 
 
-def _is_install(turn: Turn) -> bool:
-    if turn.type == "installationUpdate":
-        return (turn.action or "").startswith("add")
-    if turn.type == "conversationUpdate":
-        return bool(turn.recipient_id) and turn.recipient_id in turn.members_added
-    return False
+class BotbuilderHost(HostBase[Activity, AuthenticateRequestResult]):
+    """Runs a :class:`bot.turn.Bot` on botbuilder's CloudAdapter."""
 
-
-class BotHost:
-    """Runs a :class:`bot.turn.Bot` behind Bot Framework authentication."""
+    sdk = "botbuilder"
 
     def __init__(
         self,
@@ -488,128 +483,57 @@ class BotHost:
         config: AuthConfig | None = None,
         *,
         texts: HostTexts | None = None,
+        limits: HostLimits | None = None,
         outgoing_token: str | None = None,
     ) -> None:
         """``outgoing_token``: send this bearer token on replies instead of asking Entra
         (tests and local connector stand-ins only)."""
-        self.bot = bot
-        self.config = config or AuthConfig.from_settings()
-        self.texts = texts or HostTexts()
+        super().__init__(bot, config, texts, limits)
+        self.sdk_version = metadata.version("botbuilder-core")
         sdk_conf = _sdk_configuration(self.config)
         factory: ServiceClientCredentialsFactory = ConfigurationServiceClientCredentialFactory(
             sdk_conf
         )
         if outgoing_token is not None:
             factory = _StaticTokenFactory(factory, outgoing_token)
-        self._connectors = _ReusedConnectors()
+        credentials = _TimedCredentialFactory(factory, self.limits.connector_timeout)
+        self._connectors = _ReusedConnectors(self.limits.connector_timeout)
         self.authentication = _Authentication(
-            ConfigurationBotFrameworkAuthentication(sdk_conf, credentials_factory=factory),
+            ConfigurationBotFrameworkAuthentication(sdk_conf, credentials_factory=credentials),
             self._connectors,
         )
         self.adapter = CloudAdapter(self.authentication)
-        self.proactive = HostedProactive(self.adapter, self.config.app_id)
-        self._keys = None if self.config.dev_mode else _SigningKeys(_metadata_url(self.config))
+        self.connector = _Connector(
+            None if self.config.dev_mode else credentials, self.limits.connector_timeout
+        )
+        self.proactive = RetryingProactive(
+            _SendOnce(self.adapter, self.config.app_id, self.connector), self.limits
+        )
 
     async def close(self) -> None:
         """Close the HTTP sessions of the reused connector clients."""
         await self._connectors.close()
 
-    async def _authenticate(
-        self, activity: Activity, auth_header: str | None
-    ) -> AuthenticateRequestResult | HostResponse:
-        if self.config.dev_mode:
-            # Local development: the Agents Playground may send a token nobody can check.
-            auth_header = None
-        elif not auth_header:
-            return _unauthorized("a Bot Framework token is required")
-        if self._keys is not None and not await self._keys.ensure_fresh():
-            return HostResponse(503, {"error": "unavailable", "message": "signing keys"})
+    def parse(self, body: Mapping[str, Any]) -> Activity:
         try:
-            return await self.authentication.authenticate_request(activity, auth_header)
-        except Exception as exc:  # PermissionError, jwt errors, malformed headers, ...
-            log.info("rejected a request: %s: %s", type(exc).__name__, exc)
-            return _unauthorized("invalid token")
-
-    async def handle(self, body: Mapping[str, Any], auth_header: str | None) -> HostResponse:
-        """Authenticate one activity and run it through the bot."""
-        try:
-            activity = Activity().deserialize(dict(body))
+            return Activity().deserialize(dict(body))
         except Exception as exc:  # msrest DeserializationError and friends
-            return HostResponse(400, {"error": "bad activity", "message": str(exc)})
-        if not activity.type:
-            return HostResponse(400, {"error": "bad activity", "message": "no type"})
-        auth = await self._authenticate(activity, auth_header)
-        if isinstance(auth, HostResponse):
-            return auth
-        turn = Turn.from_activity(body)
-        if not self.config.tenant_allowed(tenant_of(body)):
-            return await self._refuse(turn, activity, auth)
-        if turn.type == "message":
-            return await self._run(activity, auth, turn, self._on_message)
-        if turn.type == "invoke":
-            return await self._invoke(activity, auth, turn)
-        if _is_install(turn):
-            return await self._run(activity, auth, turn, self._on_install)
-        return HostResponse(200)
+            raise BadActivity(str(exc)) from exc
 
-    async def _on_message(self, turn: Turn, io: _TurnReply) -> None:
-        await self.bot.on_message(turn, io)
+    async def verify(
+        self, activity: Activity, auth_header: str | None, key: VerifiedKey | None
+    ) -> AuthenticateRequestResult:
+        if key is not None:
+            _give_keys_to_the_sdk(key)
+        return await self.authentication.authenticate_request(activity, auth_header)
 
-    async def _on_install(self, turn: Turn, io: _TurnReply) -> None:
-        await self.bot.on_install(turn, io)
+    async def process(
+        self, activity: Activity, identity: AuthenticateRequestResult, logic: TurnLogic
+    ) -> HostResponse | None:
+        async def callback(context: TurnContext) -> None:
+            await logic(_TurnReply(context, self.connector, self.proactive))
 
-    async def _run(
-        self,
-        activity: Activity,
-        auth: AuthenticateRequestResult,
-        turn: Turn,
-        handler: Callable[[Turn, _TurnReply], Awaitable[None]],
-    ) -> HostResponse:
-        async def logic(context: TurnContext) -> None:
-            io = _TurnReply(context, self.proactive)
-            try:
-                await handler(turn, io)
-            except Exception:
-                reference = uuid.uuid4().hex[:12]
-                log.exception("turn failed (reference %s)", reference)
-                try:
-                    await io.send(self.texts.failure.format(reference=reference))
-                except Exception:
-                    log.exception("could not apologise (reference %s)", reference)
-
-        result = await self.adapter.process_activity(auth, activity, logic)
+        result = await self.adapter.process_activity(identity, activity, callback)
         if result is not None and result.body is not None:  # deliveryMode expectReplies
             return HostResponse(int(result.status), result.body)
-        return HostResponse(200)
-
-    async def _invoke(
-        self, activity: Activity, auth: AuthenticateRequestResult, turn: Turn
-    ) -> HostResponse:
-        answer: list[InvokeResult] = []
-
-        async def logic(context: TurnContext) -> None:
-            try:
-                answer.append(await self.bot.on_invoke(turn, _TurnReply(context, self.proactive)))
-            except Exception:
-                reference = uuid.uuid4().hex[:12]
-                log.exception("invoke %s failed (reference %s)", turn.name, reference)
-                answer.append(InvokeResult.message(self.texts.failure.format(reference=reference)))
-
-        await self.adapter.process_activity(auth, activity, logic)
-        result = answer[0] if answer else InvokeResult(200)
-        return HostResponse(result.status, result.body)
-
-    async def _refuse(
-        self, turn: Turn, activity: Activity, auth: AuthenticateRequestResult
-    ) -> HostResponse:
-        log.info("refused an activity from tenant %r", turn.tenant_id)
-        if turn.type == "invoke":
-            result = InvokeResult.error(403, "Forbidden", self.texts.foreign_tenant)
-            return HostResponse(result.status, result.body)
-        if turn.type != "message":
-            return HostResponse(200)
-
-        async def say_no(turn: Turn, io: _TurnReply) -> None:
-            await io.send(self.texts.foreign_tenant)
-
-        return await self._run(activity, auth, turn, say_no)
+        return None
