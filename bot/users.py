@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import access
 from bot import settings as bot_settings
 from cards.views import (
     PersonRef,
@@ -35,7 +36,10 @@ class Refusal(Exception):
 
 @dataclass(frozen=True)
 class User:
-    """The colleague behind a Teams user, when the directory knows them."""
+    """The person behind a Teams user, when the directory knows them.
+
+    ``colleague``: an enabled, internal, non-guest colleague (may answer a request);
+    ``may_ask``: also allowed to see connection data (``bot.access``)."""
 
     person_id: int
     name: str
@@ -43,6 +47,8 @@ class User:
     upn: str | None
     entra_id: str | None
     opted_out: bool
+    colleague: bool = False
+    may_ask: bool = False
 
     @property
     def ref(self) -> PersonRef:
@@ -77,7 +83,14 @@ def find_user(session: Session, aad_object_id: str | None, dev_mode: bool) -> Us
         return None
     email = primary_email(session, person.id)
     return User(
-        person.id, person.display_name, email, person.upn, person.entra_id, person.opted_out
+        person.id,
+        person.display_name,
+        email,
+        person.upn,
+        person.entra_id,
+        person.opted_out,
+        colleague=access.is_colleague(person),
+        may_ask=access.may_ask(session, person),
     )
 
 
