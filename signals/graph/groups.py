@@ -144,9 +144,7 @@ def store_members(session: Session, read: dict[str, set[str]], *, keep: Iterable
 
 def mark_excluded(session: Session, excluded_groups: Iterable[str]) -> set[int]:
     """Set ``Person.excluded`` from the excluded groups' rows; returns who is newly excluded."""
-    in_groups = select(GroupMember.person_id).where(
-        GroupMember.group_id.in_(list(excluded_groups))
-    )
+    in_groups = select(GroupMember.person_id).where(GroupMember.group_id.in_(list(excluded_groups)))
     newly = set(
         session.scalars(select(Person.id).where(Person.id.in_(in_groups), ~Person.excluded))
     )
