@@ -296,8 +296,15 @@ async def test_a_colleague_is_never_a_lead_from_card_data(
         ):
             answer = await click(client, connector, verb, data, 1)
             assert answer == {"statusCode": 200, "type": MESSAGE, "value": texts.LEAD_GONE}, verb
-    for data in ({"company": 10**9}, {"company": "x"}, {"lead": -1}, {"lead": True}, {}):
-        answer = await click(client, connector, verbs.SUMMARY, data, 1)
+    malformed: list[dict[str, Any]] = [
+        {"company": 10**9},
+        {"company": "x"},
+        {"lead": -1},
+        {"lead": True},
+        {},
+    ]
+    for bad in malformed:
+        answer = await click(client, connector, verbs.SUMMARY, bad, 1)
         assert answer["type"] == MESSAGE and answer["value"] in (
             texts.LEAD_GONE,
             texts.BAD_ACTION,
