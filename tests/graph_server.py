@@ -181,6 +181,12 @@ class GraphServer:
             del f.items[item_id]
             f.log.append((next(self.change), item_id, True))
 
+    def change_user(self, user_id: str, **changes: Any) -> None:
+        """Change a directory user's properties (``userType="Guest"``, ...): a delta change."""
+        with self.lock:
+            self.tenant.users[user_id].update(changes)
+            self.tenant.users_log.append((next(self.change), user_id, False))
+
     def expire_delta_tokens(self) -> None:
         with self.lock:
             self.token_epoch += 1

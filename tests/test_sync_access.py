@@ -1,6 +1,7 @@
-"""The sync's group pass against the local Microsoft 365 (tests/graph_server.py), on both
-backends: allowed groups (transitive, paged, changing), excluded groups (never read,
-never proposed, data gone at the next sync), and groups Graph won't show."""
+"""Who may ask and who is analysed, as the sync learns it from the local Microsoft 365
+(tests/graph_server.py), on both backends: guests, allowed groups (transitive, paged,
+changing), excluded groups (never read, never proposed, data gone at the next sync), and
+groups Graph won't show."""
 
 from __future__ import annotations
 
@@ -116,6 +117,26 @@ async def ask_as(client: Client, connector: Connector, entra_id: str) -> str:
     assert (await client.post("/api/messages", json=body)).status == 200
     [reply] = connector.records[before:]
     return str(reply.cards[0])
+
+
+async def test_a_colleague_turned_guest_may_no_longer_ask(
+    engine: Engine, server: GraphServer, tmp_path: Path, bot_client: Client, connector: Connector
+) -> None:
+    """Entra's userType comes with the directory: a member who becomes a guest is a guest
+    in the store (never proposed, never asking); the tenant's own guest never is a colleague."""
+    await sync(engine, server, tmp_path)
+    assert "Tricia Potter" in await ask_as(bot_client, connector, "u-bob")
+    assert texts.NO_ACCESS_TITLE in await ask_as(bot_client, connector, "u-guest")
+    server.change_user("u-bob", userType="Guest")
+    await sync(engine, server, tmp_path)
+    with Session(engine) as session:
+        bob = person(session, "u-bob")
+        assert (bob.guest, bob.enabled) == (True, False)
+        assert session.scalar(select(Person).where(Person.entra_id == "u-guest")) is None
+    assert texts.NO_ACCESS_TITLE in await ask_as(bot_client, connector, "u-bob")
+    server.change_user("u-bob", userType="Member")
+    await sync(engine, server, tmp_path)
+    assert "Tricia Potter" in await ask_as(bot_client, connector, "u-bob")
 
 
 async def test_allowed_groups_transitive_paged_and_kept_current(
