@@ -31,7 +31,7 @@ def is_colleague(person: Person) -> bool:
 
 def in_allowed_groups(session: Session, person_id: int) -> bool:
     """Member of a WHOKNOWS_ALLOWED_GROUPS group; True when that setting is empty."""
-    groups = store_settings.ALLOWED_GROUPS.get()
+    groups = sorted({g.strip().lower() for g in store_settings.ALLOWED_GROUPS.get()} - {""})
     if not groups:
         return True
     found = session.scalar(

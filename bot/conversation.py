@@ -1,13 +1,14 @@
 """The conversation: typed commands and card clicks routed through two tables.
 
 Commands come from ``bot.commands`` (patterns to :class:`Command`); card clicks
-are Action.Execute invokes whose verb (``cards.verbs``) picks a handler. Every
-handler gets the user (the colleague behind the Teams account, or None) and the
-card data, does its store work in a worker thread (``bot.users``, ``bot.lookup``,
-``bot.introductions``, ``bot.privacy``), and
-returns the next card, which replaces the clicked one. Refusals become a short
-message; anything unexpected becomes the error card with a reference id that
-is also in the log.
+are Action.Execute invokes whose verb (``cards.verbs``) picks a handler. Whoever may
+not ask (``bot.access``) gets the no-access card for every question and every click
+whose access level (:data:`ACCESS`) is not theirs. Every handler gets the user (the
+colleague behind the Teams account, or None) and the card data, does its store work
+in a worker thread (``bot.users``, ``bot.lookup``, ``bot.introductions``,
+``bot.privacy``), and returns the next card, which replaces the clicked one.
+Refusals become a short message; anything unexpected becomes the error card with a
+reference id that is also in the log.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def on_verb(*names: str, access: str = ASKER) -> Callable[[Handler], Handler]:
 
 
 def allowed(user: User | None, access: str) -> bool:
+    """Whether ``user`` (None: unknown to the directory) may do what ``access`` names."""
     if access == SELF:
         return True
     if user is None:

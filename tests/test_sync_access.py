@@ -147,12 +147,12 @@ async def test_allowed_groups_transitive_paged_and_kept_current(
     connector: Connector,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    summary = await sync(engine, server, tmp_path, allowed_groups=(SALES.upper(),))
+    summary = await sync(engine, server, tmp_path, allowed_groups=(f" {SALES.upper()}",))
     assert summary.skipped == [] and summary.errors == []
     assert members(engine, SALES) == {"u-tricia", "u-bob", "u-finn"}  # nested, once each
     pages = server.requests_for(f"groups/{SALES}/transitiveMembers")
     assert len(pages) == 2 and "$skiptoken" in pages[1].query  # six members, three a page
-    monkeypatch.setenv("WHOKNOWS_ALLOWED_GROUPS", SALES)
+    monkeypatch.setenv("WHOKNOWS_ALLOWED_GROUPS", SALES.upper())  # as the portal shows it
     assert "Tricia Potter" in await ask_as(bot_client, connector, "u-bob")  # nested member
     assert texts.NO_ACCESS_TITLE in await ask_as(bot_client, connector, "u-alex")  # outside
     server.tenant.groups[NESTED] = [INNER]  # Bob leaves; Alex joins Sales directly
