@@ -9,8 +9,8 @@ so a change in the directory holds from the next sync on.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, true
+from sqlalchemy.orm import InstrumentedAttribute
 
 from signals import settings as store_settings
 from signals.models import GroupMember, Person
@@ -29,19 +29,23 @@ def is_colleague(person: Person) -> bool:
     )
 
 
-def in_allowed_groups(session: Session, person_id: int) -> bool:
-    """Member of a WHOKNOWS_ALLOWED_GROUPS group; True when that setting is empty."""
-    groups = sorted({g.strip().lower() for g in store_settings.ALLOWED_GROUPS.get()} - {""})
+def allowed_groups() -> list[str]:
+    """WHOKNOWS_ALLOWED_GROUPS as stored by the sync (object ids, lower case)."""
+    configured: tuple[str, ...] = store_settings.ALLOWED_GROUPS.get()
+    return sorted({g.strip().lower() for g in configured} - {""})
+
+
+def in_allowed_groups(
+    person_id: ColumnElement[int] | InstrumentedAttribute[int],
+) -> ColumnElement[bool]:
+    """Member of a WHOKNOWS_ALLOWED_GROUPS group; true when that setting is empty. A
+    column, so that the user's lookup reads it in the same statement (one round trip)."""
+    groups = allowed_groups()
     if not groups:
-        return True
-    found = session.scalar(
-        select(GroupMember.person_id)
-        .where(GroupMember.person_id == person_id, GroupMember.group_id.in_(groups))
-        .limit(1)
-    )
-    return found is not None
+        return true()
+    return exists().where(GroupMember.person_id == person_id, GroupMember.group_id.in_(groups))
 
 
-def may_ask(session: Session, person: Person) -> bool:
+def may_ask(person: Person, in_groups: bool) -> bool:
     """Whether this person may see who knows whom (answers, details, introductions)."""
-    return is_colleague(person) and in_allowed_groups(session, person.id)
+    return is_colleague(person) and in_groups
