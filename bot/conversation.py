@@ -1,13 +1,14 @@
 """The conversation: typed commands and card clicks routed through two tables.
 
 Commands come from ``bot.commands`` (patterns to :class:`Command`); card clicks
-are Action.Execute invokes whose verb (``cards.verbs``) picks a handler. Every
-handler gets the user (the colleague behind the Teams account, or None) and the
-card data, does its store work in a worker thread (``bot.users``, ``bot.lookup``,
-``bot.introductions``, ``bot.privacy``), and
-returns the next card, which replaces the clicked one. Refusals become a short
-message; anything unexpected becomes the error card with a reference id that
-is also in the log.
+are Action.Execute invokes whose verb (``cards.verbs``) picks a handler. Whoever may
+not ask (``bot.access``) gets the no-access card for every question and every click
+whose access level (:data:`ACCESS`) is not theirs. Every handler gets the user (the
+colleague behind the Teams account, or None) and the card data, does its store work
+in a worker thread (``bot.users``, ``bot.lookup``, ``bot.introductions``,
+``bot.privacy``), and returns the next card, which replaces the clicked one.
+Refusals become a short message; anything unexpected becomes the error card with a
+reference id that is also in the log.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from cards.views import (
     ErrorView,
     HelpView,
     IntroductionView,
+    NoAccessView,
     NoticeView,
     PersonRef,
     PrivacyView,
@@ -54,14 +56,30 @@ T = TypeVar("T")
 Handler = Callable[["WhoKnowsBot", Turn, Reply, User | None, dict[str, Any]], Awaitable[View]]
 VERBS: dict[str, Handler] = {}
 
+# Who may click a verb, checked on every click before its handler runs (``bot.access``).
+ASKER = "asker"  # reveals connection data: a colleague who may ask
+COLLEAGUE = "colleague"  # the asked colleague answers a request: any enabled colleague
+SELF = "self"  # about the user alone (help, my data, opt out and in): anyone
+ACCESS: dict[str, str] = {}
 
-def on_verb(*names: str) -> Callable[[Handler], Handler]:
+
+def on_verb(*names: str, access: str = ASKER) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         for name in names:
             VERBS[name] = fn
+            ACCESS[name] = access
         return fn
 
     return register
+
+
+def allowed(user: User | None, access: str) -> bool:
+    """Whether ``user`` (None: unknown to the directory) may do what ``access`` names."""
+    if access == SELF:
+        return True
+    if user is None:
+        return False
+    return user.may_ask if access == ASKER else user.colleague
 
 
 def _int(data: dict[str, Any], key: str) -> int:
@@ -126,10 +144,18 @@ class WhoKnowsBot(Bot):
 
     # -- messages ------------------------------------------------------------------
 
+    @staticmethod
+    def no_access() -> NoAccessView:
+        """The one answer for whoever may not ask, whatever they asked."""
+        return NoAccessView(contact=bot_settings.ACCESS_CONTACT.get().strip() or None)
+
     async def on_message(self, turn: Turn, io: Reply) -> None:
         """Answer a typed command; a slow answer is acknowledged first, then replaces it."""
         parsed = parse(turn.text)
         user = await self.user_of(turn)
+        if parsed.command == Command.WHO_KNOWS and not allowed(user, ASKER):
+            await io.send(build_card(self.no_access()))
+            return
         task = asyncio.ensure_future(self._answer(parsed, turn, user))
         done, _ = await asyncio.wait({task}, timeout=bot_settings.ACK_AFTER_SECONDS.get())
         if task in done:
@@ -175,6 +201,8 @@ class WhoKnowsBot(Bot):
         if handler is None:
             return InvokeResult.message(texts.BAD_ACTION)
         user = await self.user_of(turn)
+        if not allowed(user, ACCESS[turn.verb or ""]):
+            return InvokeResult.card(build_card(self.no_access()))
         try:
             view = await handler(self, turn, io, user, turn.action_data)
         except Refusal as refusal:
@@ -321,7 +349,7 @@ async def _send_email(
     return await bot.db(introductions.sent_by_email, request_id)
 
 
-@on_verb(verbs.ACCEPT, verbs.DECLINE, verbs.NOT_KNOWN)
+@on_verb(verbs.ACCEPT, verbs.DECLINE, verbs.NOT_KNOWN, access=COLLEAGUE)
 async def _answer(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
@@ -338,14 +366,14 @@ async def _answer(
     return answered.colleague_card
 
 
-@on_verb(verbs.OPT_OUT)
+@on_verb(verbs.OPT_OUT, access=SELF)
 async def _opt_out(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
     return await bot._opt_out_prompt(user)
 
 
-@on_verb(verbs.OPT_OUT_CONFIRM)
+@on_verb(verbs.OPT_OUT_CONFIRM, access=SELF)
 async def _opt_out_confirm(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
@@ -356,21 +384,21 @@ async def _opt_out_confirm(
     return PrivacyView(state="opted_out", counts=counts)
 
 
-@on_verb(verbs.OPT_OUT_CANCEL, verbs.HELP)
+@on_verb(verbs.OPT_OUT_CANCEL, verbs.HELP, access=SELF)
 async def _help(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
     return HelpView(welcome=False, user_name=turn.from_name or None)
 
 
-@on_verb(verbs.OPT_IN)
+@on_verb(verbs.OPT_IN, access=SELF)
 async def _opt_in_verb(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
     return await bot._opt_in(user)
 
 
-@on_verb(verbs.MY_DATA)
+@on_verb(verbs.MY_DATA, access=SELF)
 async def _my_data_verb(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:

@@ -231,7 +231,8 @@ def _status(
 ) -> IntroductionView:
     requester = session.get(Person, intro.requester_id)
     colleague = session.get(Person, intro.introducer_id)
-    lead = lead_by_id(session, "person", intro.lead_id)
+    # The lead of a stored request was checked when it was made.
+    lead = lead_by_id(session, "person", intro.lead_id, internal_leads=True)
     if requester is None or colleague is None or lead is None:
         raise Refusal(texts.REQUEST_GONE)
     emails = list(session.scalars(select(Address.email).where(Address.person_id == lead.id)))

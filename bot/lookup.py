@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import settings as bot_settings
 from bot.users import Refusal, User
 from bot.views import (
     choice,
@@ -91,7 +92,12 @@ def who_knows(
     session: Session, text: str, user: User | None
 ) -> ResultView | ChoiceView | NoMatchView:
     """The answer card's view for typed text."""
-    answer = ask(session, text, requester_email=user.email if user else None)
+    answer = ask(
+        session,
+        text,
+        requester_email=user.email if user else None,
+        internal_leads=bot_settings.ALLOW_INTERNAL_LEADS.get(),
+    )
     if answer.lead is None:
         matches = answer.resolution.matches
         if len(matches) > 1:
@@ -108,7 +114,9 @@ def who_knows(
 def _suggestion_matches(session: Session, names: list[str]) -> list[Match]:
     out: list[Match] = []
     for name in names:
-        found = ask(session, name).resolution.unique
+        found = ask(
+            session, name, internal_leads=bot_settings.ALLOW_INTERNAL_LEADS.get()
+        ).resolution.unique
         if found is not None:
             out.append(found)
     return out
@@ -131,11 +139,19 @@ def result_view(session: Session, answer: Answer, user: User | None) -> ResultVi
 
 
 def answer_for(session: Session, kind: str, lead_id: int, user: User | None) -> Answer:
-    """Re-rank a lead named by card data; Refusal when it doesn't exist."""
-    match = lead_by_id(session, kind, lead_id)
+    """Re-rank a lead named by card data; Refusal when it doesn't exist or isn't a lead (a
+    colleague, unless WHOKNOWS_ALLOW_INTERNAL_LEADS)."""
+    internal = bot_settings.ALLOW_INTERNAL_LEADS.get()
+    match = lead_by_id(session, kind, lead_id, internal_leads=internal)
     if match is None:
         raise Refusal(texts.LEAD_GONE)
-    return ask(session, match.name, requester_email=user.email if user else None, choice=match)
+    return ask(
+        session,
+        match.name,
+        requester_email=user.email if user else None,
+        choice=match,
+        internal_leads=internal,
+    )
 
 
 def details(

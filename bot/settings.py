@@ -147,6 +147,20 @@ DEV_USER = declare(
     "directory doesn't know is taken for, e.g. in the Agents Playground.",
     section=CONVERSATION,
 )
+ALLOW_INTERNAL_LEADS = declare(
+    "allow_internal_leads",
+    False,
+    "Let a colleague be the lead of a question or a card action (off: leads are external "
+    "people and companies only, whatever a card's data says).",
+    section=CONVERSATION,
+)
+ACCESS_CONTACT = declare(
+    "access_contact",
+    "",
+    "Whom a person who may not ask is told to ask for access (a name, team or address). "
+    "Empty: their IT administrator.",
+    section=CONVERSATION,
+)
 INTRO_EMAIL = declare(
     "intro_email",
     False,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import access
 from bot import settings as bot_settings
 from cards.views import (
     PersonRef,
@@ -35,7 +36,10 @@ class Refusal(Exception):
 
 @dataclass(frozen=True)
 class User:
-    """The colleague behind a Teams user, when the directory knows them."""
+    """The person behind a Teams user, when the directory knows them.
+
+    ``colleague``: an enabled, internal, non-guest colleague (may answer a request);
+    ``may_ask``: also allowed to see connection data (``bot.access``)."""
 
     person_id: int
     name: str
@@ -43,6 +47,8 @@ class User:
     upn: str | None
     entra_id: str | None
     opted_out: bool
+    colleague: bool = False
+    may_ask: bool = False
 
     @property
     def ref(self) -> PersonRef:
@@ -62,22 +68,31 @@ def primary_email(session: Session, person_id: int) -> str | None:
 def find_user(session: Session, aad_object_id: str | None, dev_mode: bool) -> User | None:
     """Map a Teams user to a colleague: by Entra object id; in local development, the
     configured stand-in (``WHOKNOWS_DEV_USER``)."""
-    person = None
+    found = None
+    in_groups = access.in_allowed_groups(Person.id)
     if aad_object_id:
-        person = session.scalar(
-            select(Person).where(Person.entra_id == aad_object_id, Person.internal)
-        )
-    if person is None and dev_mode and bot_settings.DEV_USER.get():
-        person = session.scalar(
-            select(Person)
+        found = session.execute(
+            select(Person, in_groups).where(Person.entra_id == aad_object_id, Person.internal)
+        ).first()
+    if found is None and dev_mode and bot_settings.DEV_USER.get():
+        found = session.execute(
+            select(Person, in_groups)
             .join(Address, Address.person_id == Person.id)
             .where(Address.email == bot_settings.DEV_USER.get().strip().lower())
-        )
-    if person is None:
+        ).first()
+    if found is None:
         return None
+    person, member = found
     email = primary_email(session, person.id)
     return User(
-        person.id, person.display_name, email, person.upn, person.entra_id, person.opted_out
+        person.id,
+        person.display_name,
+        email,
+        person.upn,
+        person.entra_id,
+        person.opted_out,
+        colleague=access.is_colleague(person),
+        may_ask=access.may_ask(person, bool(member)),
     )
 
 

@@ -10,7 +10,7 @@ from cards.error import error_card
 from cards.help import help_card
 from cards.introduction import compose_card, request_card
 from cards.listview import list_card
-from cards.notice import notice_card
+from cards.notice import no_access_card, notice_card
 from cards.privacy import my_data_card, privacy_card
 from cards.result import result_card
 from cards.status import status_card
@@ -23,6 +23,7 @@ from cards.views import (
     IntroductionView,
     ListPageView,
     MyDataView,
+    NoAccessView,
     NoMatchView,
     NoticeView,
     PrivacyView,
@@ -44,6 +45,7 @@ View = (
     | MyDataView
     | ErrorView
     | NoticeView
+    | NoAccessView
 )
 
 
@@ -76,4 +78,6 @@ def build_card(view: View) -> dict[str, Any]:
             return error_card(view)
         case NoticeView():
             return notice_card(view)
+        case NoAccessView():
+            return no_access_card(view)
     raise TypeError(f"no card for {type(view).__name__}")

@@ -29,6 +29,7 @@ from cards.views import (
     LeadView,
     MatchChoice,
     MyDataView,
+    NoAccessView,
     NoMatchView,
     NoticeView,
     PersonRef,
@@ -251,6 +252,7 @@ def sample_views(today: date) -> dict[str, View]:
         "error.json": ErrorView(reference="E-7F3A2C"),
         "working.json": NoticeView(text="Fourth Coffee", working=True),
         "note.json": NoticeView(text="Who would you like to reach? Type who knows and a name."),
+        "no_access.json": NoAccessView(contact="the Sales Operations team"),
     }  # fmt: skip
 
 

@@ -488,6 +488,20 @@ def error_reference(reference: str) -> str:
     return f"If it keeps happening, give your administrator this reference: **{reference}**"
 
 
+# --- no access ------------------------------------------------------------------------------
+
+NO_ACCESS_TITLE = f"{APP_NAME} isn't available to you"
+NO_ACCESS_TEXT = (
+    f"{APP_NAME} answers colleagues in your organisation's directory who have been given "
+    "access, and your account isn't one of them."
+)
+NO_ACCESS_DEFAULT_CONTACT = "your IT administrator"
+
+
+def no_access_contact(contact: str | None) -> str:
+    return f"To ask for access, contact {contact or NO_ACCESS_DEFAULT_CONTACT}."
+
+
 # -- Messages the bot sends as plain text -------------------------------------------------
 
 ASK_FOR_NAME = (

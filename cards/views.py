@@ -278,6 +278,13 @@ class ErrorView:
 
 
 @dataclass(frozen=True)
+class NoAccessView:
+    """The one card a person who may not ask gets: names nobody, says whom to ask."""
+
+    contact: str | None = None
+
+
+@dataclass(frozen=True)
 class NoticeView:
     """A one-line card: ``working`` shows "Looking up <text>…" while an answer is prepared."""
 

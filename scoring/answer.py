@@ -138,11 +138,15 @@ def ask(
     now: datetime | None = None,
     choice: Match | None = None,
     weights: Weights | None = None,
+    internal_leads: bool | None = None,
 ) -> Answer:
-    """Resolve ``text`` and, when it names one lead, rank who knows them."""
+    """Resolve ``text`` and, when it names one lead, rank who knows them.
+
+    ``internal_leads`` admits colleagues as leads; None: as the store's pair mode says
+    (the CLI and the evaluation). The bot passes its setting, off by default."""
     now = now or datetime.now(UTC)
     facts = read_facts(session)
-    leads_internal = facts.pair_mode == "all"
+    leads_internal = facts.pair_mode == "all" if internal_leads is None else internal_leads
     resolution = Resolver(session, leads_internal=leads_internal).resolve(text)
     lead = choice or resolution.unique
     answer = Answer(query=text, resolution=resolution, lead=lead, now=now)
@@ -170,11 +174,17 @@ def ask(
     return answer
 
 
-def lead_by_id(session: Session, kind: str, lead_id: int) -> Match | None:
-    """Re-resolve a lead from ids in card data (never trusted: it must exist)."""
-    resolver = Resolver(session, leads_internal=True)
+def lead_by_id(
+    session: Session, kind: str, lead_id: int, *, internal_leads: bool = False
+) -> Match | None:
+    """Re-resolve a lead from ids in card data (never trusted): it must exist and be a lead,
+    an external person (a colleague only with ``internal_leads``) or a company; never a
+    list or an automated sender."""
+    resolver = Resolver(session, leads_internal=internal_leads)
     if kind == "company":
         company = session.get(Company, lead_id)
         return resolver._company_match(company) if company else None
     person = session.get(Person, lead_id)
-    return resolver._person_match(person) if person else None
+    if person is None or not resolver.may_lead(person):
+        return None
+    return resolver._person_match(person)

@@ -37,7 +37,8 @@ _PRIMARY_EMAIL = (
 )
 
 # What a ranking shows of a colleague (see scoring.ranking.ColleagueInfo). Migration
-# 0005's triggers watch these columns, and PROPOSABLE's: keep them in step.
+# 0005's triggers watch these columns, and PROPOSABLE's (0006 adds `guest` and `excluded`): keep
+# them in step.
 COLLEAGUE_COLUMNS = (
     Person.id,
     Person.display_name,
@@ -51,6 +52,8 @@ COLLEAGUE_COLUMNS = (
 # Who may be proposed as an introducer (the lead side has no such filter).
 PROPOSABLE = (
     ~Person.opted_out,
+    ~Person.excluded,
+    ~Person.guest,
     Person.enabled,
     Person.departed_at.is_(None),
     ~Person.is_list,

@@ -76,6 +76,12 @@ class Resolver:
             conds.append(~Person.internal)
         return conds
 
+    def may_lead(self, person: Person) -> bool:
+        """The lead filter for one person found another way (card data, a CRM record)."""
+        if person.is_list or person.is_automated:
+            return False
+        return self.leads_internal or not person.internal
+
     def resolve(self, text: str) -> Resolution:
         cleaned = clean_query(text)
         res = Resolution(query=text, cleaned=cleaned)
@@ -152,7 +158,8 @@ class Resolver:
             crm = self.session.scalar(select(CrmRecord).where(CrmRecord.email == email).limit(1))
             if crm is not None and crm.person_id is not None:
                 person = self.session.get(Person, crm.person_id)
-        return [self._person_match(person)] if person is not None else []
+        ok = person is not None and self.may_lead(person)
+        return [self._person_match(person)] if person is not None and ok else []
 
     def _company_by_domain(self, domain: str) -> list[Match]:
         company = self.session.scalar(
@@ -183,7 +190,7 @@ class Resolver:
         for pid in crm_people:
             if pid is not None and pid not in seen:
                 person = self.session.get(Person, pid)
-                if person is not None:
+                if person is not None and self.may_lead(person):
                     found.append(person)
                     seen.add(pid)
         return [self._person_match(p) for p in found[:MAX_CHOICES]]

@@ -29,6 +29,7 @@ class DirectoryPerson:
     upn: str | None = None
     enabled: bool = True
     departed_at: datetime | None = None
+    guest: bool = False
     is_shared: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -64,6 +65,7 @@ def upsert_person(session: Session, entry: DirectoryPerson) -> Person:
     person.upn = entry.upn or person.upn or (emails[0] if emails else None)
     person.enabled = entry.enabled
     person.departed_at = entry.departed_at
+    person.guest = entry.guest
     person.is_shared = entry.is_shared or any(is_shared_address(e) for e in emails[:1])
     session.flush()
     for email in emails:

@@ -159,6 +159,11 @@ class Person(Base):
     departed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Entra ``userType`` Guest: a B2B account, never a colleague who may ask.
+    guest: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A member of a WHOKNOWS_EXCLUDED_GROUPS group (set by the sync's group pass): never
+    # analysed, never proposed; their stored data is deleted.
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
     mailbox_analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Addresses that are not one human: mailing lists, aliases, shared mailboxes,
     # automated senders. Never an introducer, never a lead by name.
@@ -168,6 +173,18 @@ class Person(Base):
 
     addresses: Mapped[list[Address]] = relationship(back_populates="person")
     company: Mapped[Company | None] = relationship()
+
+
+class GroupMember(Base):
+    """A colleague in an Entra group named by WHOKNOWS_ALLOWED_GROUPS or
+    WHOKNOWS_EXCLUDED_GROUPS, transitive members included (synced with the directory)."""
+
+    __tablename__ = "group_members"
+
+    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Address(Base):

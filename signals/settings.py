@@ -109,3 +109,18 @@ EXCLUDED_PEOPLE = declare(
     "Colleagues (e-mail addresses) or departments (`dept:Finance`) excluded from analysis.",
     section=SECTION,
 )
+EXCLUDED_GROUPS = declare(
+    "excluded_groups",
+    (),
+    "Entra security group ids (comma-separated) whose members, nested groups included, are "
+    "never analysed nor proposed as introducers; their stored data is deleted at the next "
+    "sync (needs GroupMember.Read.All).",
+    section=SECTION,
+)
+ALLOWED_GROUPS = declare(
+    "allowed_groups",
+    (),
+    "Entra security group ids (comma-separated): only their members, nested groups included, "
+    "may ask whoknows. Empty: every enabled colleague may (needs GroupMember.Read.All).",
+    section=SECTION,
+)

@@ -4,10 +4,10 @@ It speaks the endpoints the sync uses, the way Microsoft documents them: OpenID
 configuration and a client-credentials token endpoint (msal talks to it), ``/users/delta``,
 ``/organization``, per-folder message delta with ``$select``, ``Prefer:
 odata.maxpagesize``, nextLink/deltaLink and ``@removed``, ``calendarView``,
-``/communications/callRecords`` and the Dataverse Web API. Switches make it throttle
-(429 with Retry-After), fail (5xx), expire delta tokens (410 syncStateNotFound) or refuse
-call records (403). It records every request, and how many requests each mailbox had in
-flight at once.
+``/communications/callRecords``, ``/groups/{id}/transitiveMembers`` and the Dataverse
+Web API. Switches make it throttle (429 with Retry-After), fail (5xx), expire delta
+tokens (410 syncStateNotFound) or refuse call records or groups (403). It records every
+request, and how many requests each mailbox had in flight at once.
 
 For `whoknows doctor` the login endpoint also behaves like Entra ID when things are wrong:
 an unknown tenant (AADSTS90002), an unknown app (AADSTS700016), a wrong secret
@@ -76,6 +76,8 @@ class Tenant:
     calls: list[dict[str, Any]] = field(default_factory=list)
     leads: list[dict[str, Any]] = field(default_factory=list)
     contacts: list[dict[str, Any]] = field(default_factory=list)
+    # Entra groups: group id -> direct member ids (users, nested groups or devices).
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
 
 class GraphServer:
@@ -106,6 +108,7 @@ class GraphServer:
         # Granted through Exchange RBAC for Applications: works, but not in the token's roles.
         self.exchange_grants: set[str] = set()
         self.issued: dict[str, str] = {}  # access token -> scope
+        self.groups_forbidden = False
         self.latency = 0.0
         self.page_size = 5
         self._snapshots: dict[str, list[dict[str, Any]]] = {}
@@ -194,6 +197,12 @@ class GraphServer:
             f = self.tenant.folders[(user_id, folder)]
             del f.items[item_id]
             f.log.append((next(self.change), item_id, True))
+
+    def change_user(self, user_id: str, **changes: Any) -> None:
+        """Change a directory user's properties (``userType="Guest"``, ...): a delta change."""
+        with self.lock:
+            self.tenant.users[user_id].update(changes)
+            self.tenant.users_log.append((next(self.change), user_id, False))
 
     def expire_delta_tokens(self) -> None:
         with self.lock:
@@ -381,6 +390,8 @@ class GraphServer:
                 return self._delta(request, folder.items, folder.log, "receivedDateTime")
             if len(parts) == 3 and parts[0] == "users" and parts[2] == "calendarView":
                 return self._calendar(request, parts[1])
+            if len(parts) == 3 and parts[0] == "groups" and parts[2] == "transitiveMembers":
+                return self._transitive_members(request, parts[1])
             if parts == ["communications", "callRecords"]:
                 if self.calls_forbidden:
                     return _error(403, "Forbidden", "Missing role CallRecords.Read.All.")
@@ -427,6 +438,35 @@ class GraphServer:
         if folder is None:
             return _error(404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive.")
         return web.json_response({"value": [{"id": i} for i in list(folder.items)[:1]]})
+
+    def _transitive_members(self, request: web.Request, group_id: str) -> web.Response:
+        """Users, nested groups and devices reachable from a group, each once, paged."""
+        if self.groups_forbidden:
+            return _error(403, "Authorization_RequestDenied", "Insufficient privileges.")
+        if group_id not in self.tenant.groups:
+            return _error(404, "Request_ResourceNotFound", f"no group {group_id}")
+        found: list[dict[str, Any]] = []
+        seen = {group_id}
+        todo = list(self.tenant.groups[group_id])
+        while todo:
+            member = todo.pop(0)
+            if member in seen:
+                continue
+            seen.add(member)
+            if member in self.tenant.groups:
+                found.append({"@odata.type": "#microsoft.graph.group", "id": member})
+                todo.extend(self.tenant.groups[member])
+            elif member in self.tenant.users:
+                found.append({"@odata.type": "#microsoft.graph.user", "id": member})
+            else:
+                found.append({"@odata.type": "#microsoft.graph.device", "id": member})
+        return web.json_response(
+            self._snapshot(
+                found,
+                self._page_size(request),
+                lambda extra: self._link(request, extra, request.query),
+            )
+        )
 
     def _link(self, request: web.Request, extra: dict[str, str], keep: Any = None) -> str:
         params = {k: v for k, v in (keep or {}).items() if k not in ("$skiptoken",)}

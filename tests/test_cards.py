@@ -75,7 +75,7 @@ def test_gallery_covers_every_card_family() -> None:
         "status_declined.json", "status_not_known.json", "notice_accepted.json",
         "notice_declined.json", "notice_not_known.json", "choice.json", "no_match.json",
         "no_match_empty.json", "optout_confirm.json", "opted_out.json", "opted_in.json",
-        "my_data.json", "error.json", "working.json", "note.json",
+        "my_data.json", "error.json", "working.json", "note.json", "no_access.json",
     }  # fmt: skip
     assert set(GALLERY) == expected
 

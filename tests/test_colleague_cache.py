@@ -220,7 +220,7 @@ def test_the_stamp_triggers_exist_at_head(engine: Engine) -> None:
 def test_the_triggers_watch_every_column_the_directory_reads() -> None:
     """A column added to what a ranking shows or filters by, and not to the triggers'
     list, would leave every replica showing its old value."""
-    migration = importlib.import_module("signals.migrations.versions.0005_directory_stamp")
+    migration = importlib.import_module("signals.migrations.versions.0006_who_may_ask")
     people = Person.__table__
     read = {
         element.name

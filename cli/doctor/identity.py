@@ -159,8 +159,17 @@ async def bot_framework(environ: Mapping[str, str]) -> list[Check]:
 def _enabled(permission: GraphPermission, environ: Mapping[str, str]) -> bool:
     if not permission.enabled_by:
         return True
-    setting = next(s for s in all_settings() if s.env == permission.enabled_by)
-    return bool(setting.get(environ))
+    settings = [s for s in all_settings() if s.env in permission.enabled_by]
+    return any(bool(setting.get(environ)) for setting in settings)
+
+
+def _switched_off(permission: GraphPermission) -> str:
+    """How to turn a feature off: its boolean settings false, its list settings empty."""
+    kinds = {s.env: s.kind for s in all_settings()}
+    return " and ".join(
+        f"{env}=false" if kinds.get(env) is bool else f"{env} empty"
+        for env in permission.enabled_by
+    )
 
 
 def permissions(roles: frozenset[str], app: str, environ: Mapping[str, str]) -> list[Check]:
@@ -194,7 +203,7 @@ def permissions(roles: frozenset[str], app: str, environ: Mapping[str, str]) -> 
             )
             continue
         if p.enabled_by:
-            fix += f" Or turn the feature off: {p.enabled_by}=false."
+            fix += f" Or turn the feature off: {_switched_off(p)}."
         status = Status.FAILURE if p.required else Status.WARNING
         checks.append(
             Check(

@@ -256,6 +256,14 @@ def user_emails(user: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def is_guest(user: Mapping[str, Any], stored: bool = False) -> bool:
+    """Entra ``userType`` Guest (a B2B account); a delta update without the property
+    keeps what the store knows."""
+    if "userType" in user:
+        return user.get("userType") == "Guest"
+    return stored
+
+
 def directory_person(user: Mapping[str, Any]) -> DirectoryPerson:
     phones: Iterable[str] = [*(user.get("businessPhones") or []), user.get("mobilePhone") or ""]
     phone = next((str(p) for p in phones if p), None)
@@ -268,4 +276,5 @@ def directory_person(user: Mapping[str, Any]) -> DirectoryPerson:
         entra_id=str(user["id"]),
         upn=user.get("userPrincipalName"),
         enabled=user.get("accountEnabled") is not False,
+        guest=is_guest(user),
     )

@@ -2,8 +2,8 @@
 
 `whoknows doctor` compares them with the ``roles`` claim of the app's Graph token, and
 docs/admin-install.md lists the same ones in the same order (a test keeps the two in
-step). ``enabled_by`` names the boolean setting that switches the feature on; an empty
-one means the feature is always on.
+step). ``enabled_by`` names the settings that switch the feature on (a boolean that is
+true, or a list that is not empty); none means the feature is always on.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ class GraphPermission:
     it. Empty: Entra ID only."""
     covered_by: tuple[str, ...] = ()
     """Broader permissions that include this one (they work, but grant more)."""
-    enabled_by: str = ""
-    """Environment variable of the boolean setting that turns the feature on."""
+    enabled_by: tuple[str, ...] = ()
+    """Environment variables of the settings that turn the feature on (any of them)."""
 
 
 GRAPH_PERMISSIONS: tuple[GraphPermission, ...] = (
@@ -61,7 +61,7 @@ GRAPH_PERMISSIONS: tuple[GraphPermission, ...] = (
         "Teams call signals",
         "to read who was in a Teams call and for how long (`/communications/callRecords`)",
         required=False,
-        enabled_by="WHOKNOWS_SYNC_CALL_RECORDS",
+        enabled_by=("WHOKNOWS_SYNC_CALL_RECORDS",),
     ),
     GraphPermission(
         "TeamsAppInstallation.ReadWriteSelfForUser.All",
@@ -72,12 +72,21 @@ GRAPH_PERMISSIONS: tuple[GraphPermission, ...] = (
         covered_by=("TeamsAppInstallation.ReadWriteForUser.All",),
     ),
     GraphPermission(
+        "GroupMember.Read.All",
+        "allowed and excluded groups",
+        "to read the transitive members of the groups in WHOKNOWS_ALLOWED_GROUPS and "
+        "WHOKNOWS_EXCLUDED_GROUPS (`/groups/{id}/transitiveMembers`)",
+        required=False,
+        covered_by=("Group.Read.All", "Directory.Read.All"),
+        enabled_by=("WHOKNOWS_ALLOWED_GROUPS", "WHOKNOWS_EXCLUDED_GROUPS"),
+    ),
+    GraphPermission(
         "Mail.Send",
         "introduction requests by e-mail",
         "to send an introduction request as the requester when Teams can't reach the colleague",
         required=False,
         exchange_role="Application Mail.Send",
-        enabled_by="WHOKNOWS_INTRO_EMAIL",
+        enabled_by=("WHOKNOWS_INTRO_EMAIL",),
     ),
 )
 

@@ -37,7 +37,7 @@ from signals.addresses import normalise_email
 from signals.crm import upsert_crm
 from signals.db import dialect_insert
 from signals.directory import DirectoryPerson, upsert_person
-from signals.graph import dataverse, leases, mapping
+from signals.graph import dataverse, groups, leases, mapping
 from signals.graph.auth import Credentials, TokenProvider, resource_scope
 from signals.graph.client import ClientStats, GraphClient, Page, Sleep
 from signals.graph.errors import DeltaExpired, NotPermitted, SyncError
@@ -109,6 +109,8 @@ class SyncConfig:
     store_subjects: bool = False
     excluded: tuple[str, ...] = ()
     internal_domains: tuple[str, ...] = ()
+    allowed_groups: tuple[str, ...] = ()
+    excluded_groups: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, *, backfill_days: int | None = None) -> SyncConfig:
@@ -123,6 +125,8 @@ class SyncConfig:
             store_subjects=settings.STORE_SUBJECTS.get(),
             excluded=settings.EXCLUDED_PEOPLE.get(),
             internal_domains=settings.INTERNAL_DOMAINS.get(),
+            allowed_groups=settings.ALLOWED_GROUPS.get(),
+            excluded_groups=settings.EXCLUDED_GROUPS.get(),
         )
 
 
@@ -281,6 +285,7 @@ class SyncRunner:
         try:
             self._first_read = await self._db(self._no_mail_yet)
             await self._guarded(DIRECTORY, self._directory(started))
+            await self._groups()
             await self._prepare()
             await self._mailboxes(started)
             if self.config.call_records:
@@ -412,10 +417,12 @@ class SyncRunner:
                 if not user.get("id"):
                     continue
                 person = session.scalar(select(Person).where(Person.entra_id == str(user["id"])))
-                if mapping.is_removed(user) or user.get("userType") == "Guest":
+                guest = mapping.is_guest(user, person is not None and person.guest)
+                if mapping.is_removed(user) or guest:
                     if person is not None:
                         person.enabled = False
                         person.departed_at = person.departed_at or self.clock()
+                        person.guest = guest
                     continue
                 entry = mapping.directory_person(user)
                 if person is not None:
@@ -436,6 +443,19 @@ class SyncRunner:
             return count
 
         return apply
+
+    async def _groups(self) -> None:
+        """Allowed and excluded groups (signals.graph.groups), before mailboxes are claimed."""
+        done = await groups.sync_groups(
+            self.graph,
+            self.engine,
+            self._db,
+            allowed=self.config.allowed_groups,
+            excluded=self.config.excluded_groups,
+            page_size=self.config.page_size,
+            now=self.clock(),
+        )
+        self.summary.skipped.extend(done.problems)
 
     # -- the shared delta/paging loop --------------------------------------------------
 
@@ -516,6 +536,7 @@ class SyncRunner:
                     conn.execute(
                         select(Person.id).where(
                             Person.opted_out.is_(True)
+                            | Person.excluded.is_(True)
                             | Person.id.in_(
                                 select(Address.person_id).where(Address.email.in_(sorted(emails)))
                             )
