@@ -159,6 +159,9 @@ class Person(Base):
     departed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when they opt back in: nothing of theirs dated before it is stored again
+    # (signals.privacy). None: no such limit.
+    stored_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     mailbox_analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Addresses that are not one human: mailing lists, aliases, shared mailboxes,
     # automated senders. Never an introducer, never a lead by name.
