@@ -670,14 +670,16 @@ class Writer:
                 stats.duplicates += 1
             else:
                 unique[rec.source_key] = rec
+        # Whose data may be stored, read under the gate's lock in this transaction
+        # (before the duplicates go: a refused record is refused, stored or not).
+        kept, stats.refused = privacy.read_gate(conn).screen(list(unique.values()))
+        unique = {rec.source_key: rec for rec in kept}
+        started = self._tick("privacy gate", started)
         for key in sql.existing_keys(list(unique)):
             del unique[key]
             stats.duplicates += 1
+        fresh = sorted(unique.values(), key=lambda r: r.occurred_at)
         started = self._tick("dedupe (read existing keys)", started)
-        # Whose data may be stored, read under the gate's lock in this transaction.
-        fresh, stats.refused = privacy.read_gate(conn).screen(list(unique.values()))
-        fresh.sort(key=lambda r: r.occurred_at)
-        started = self._tick("privacy gate", started)
         if not fresh:
             return
         if find_late:

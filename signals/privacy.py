@@ -87,6 +87,11 @@ class Gate:
         since = self.limits[person_id]
         return since is not None and at >= since
 
+    def never(self, email: str) -> bool:
+        """Whether nothing of this address's person may be stored, whatever its date."""
+        person = self.addresses.get(email)
+        return person is not None and self.limits[person] is None
+
     def allows_email(self, email: str, at: datetime) -> bool:
         person = self.addresses.get(email)
         return person is None or self.allows(person, at)
@@ -434,3 +439,63 @@ def export(conn: Connection, person_id: int) -> dict[str, Any]:
 
 def _iso(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at is not None else None
+
+
+# -- administrator requests -------------------------------------------------------------
+
+
+@dataclass
+class ForgetResult:
+    person_id: int
+    forgotten: Forgotten
+    known: bool  # False: nothing was stored; the address is blocked from now on
+
+
+def forget_address(
+    conn: Connection, email: str, *, actor: str, internal: bool, now: datetime | None = None
+) -> ForgetResult:
+    """An administrator's erasure request (a leaver, a data subject): the same deletion
+    as an opt-out, and the same block on anything later; audited by person id."""
+    hold(conn, exclusive=True)
+    person_id = person_for_email(conn, email)
+    known = person_id is not None
+    if person_id is None:
+        person_id = block_address(conn, email, internal=internal)
+    forgotten = opt_out(conn, person_id, now=now)
+    audit(conn, actor, "privacy.forgotten", f"person:{person_id}", forgotten_detail(forgotten))
+    return ForgetResult(person_id, forgotten, known)
+
+
+# -- identity merges --------------------------------------------------------------------
+
+
+def before_merge(conn: Connection, *, keep: int, drop: int) -> None:
+    """Make a merge of ``drop`` into ``keep`` move no data the gate refuses.
+
+    When either identity may not be stored (or only since a moment), the merged person
+    takes the stricter limit, and ``drop``'s data is deleted rather than moved (as is
+    ``keep``'s, when the limit is stricter than its own): an alias merged into someone
+    who opted out brings nothing with it, and an opted-out alias's marker survives."""
+    hold(conn)
+    rows = {
+        pid: (bool(never), since)
+        for pid, never, since in conn.execute(
+            select(Person.id, never_stored(), Person.stored_since).where(
+                Person.id.in_([keep, drop])
+            )
+        )
+    }
+    keep_never, keep_since = rows.get(keep, (False, None))
+    drop_never, drop_since = rows.get(drop, (False, None))
+    if not (keep_never or drop_never or keep_since or drop_since):
+        return
+    erase(conn, drop)
+    if keep_never:
+        return
+    if drop_never:
+        opt_out(conn, keep)
+        return
+    since = max(s for s in (keep_since, drop_since) if s is not None)
+    if keep_since is None or since > keep_since:
+        erase(conn, keep)
+        conn.execute(update(Person).where(Person.id == keep).values(stored_since=since))
