@@ -85,7 +85,7 @@ def db_rebuild(db_url: str | None) -> None:
 @db_option
 def db_purge(db_url: str | None) -> None:
     """Delete interactions and audit entries past their retention (the sync worker does it
-    once per run): WHOKNOWS_RETENTION_DAYS, WHOKNOWS_AUDIT_RETENTION_DAYS."""
+    once per run): WHOKNOWS_SYNC_BACKFILL_DAYS, WHOKNOWS_AUDIT_RETENTION_DAYS."""
     from signals.retention import purge
 
     engine = open_store_or_exit(db_url)

@@ -1,6 +1,7 @@
 """Retention: what is older than the store keeps is deleted, and when that last ran.
 
-Interactions older than the look-back window (``WHOKNOWS_RETENTION_DAYS``) and audit
+Interactions older than the look-back window (``WHOKNOWS_SYNC_BACKFILL_DAYS``: what
+the sync reads is what the store keeps) and audit
 entries older than ``WHOKNOWS_AUDIT_RETENTION_DAYS`` go. The connection scores that
 counted a purged interaction are marked stale before it goes and recomputed right
 after (``signals.stale``), so no score keeps counting what is no longer stored. The
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, select
 
-from signals import settings, stale
+from signals import settings, stale, sync_settings
 from signals.db import dialect_insert
 from signals.ingest import chunks
 from signals.models import AuditEntry, Interaction, StoreMeta
@@ -84,7 +85,7 @@ def purge(
         done = purge_in(
             conn,
             now=now or datetime.now(UTC),
-            retention_days=retention_days or int(settings.RETENTION_DAYS.get()),
+            retention_days=retention_days or int(sync_settings.SYNC_BACKFILL_DAYS.get()),
             audit_days=audit_days or int(settings.AUDIT_RETENTION_DAYS.get()),
         )
     done.pairs_refreshed = stale.refresh_stale(engine).pairs

@@ -24,13 +24,6 @@ STORE_SUBJECTS = declare(
     "Keep e-mail subjects and meeting titles in the store (off: used while importing only).",
     section=SECTION,
 )
-RETENTION_DAYS = declare(
-    "retention_days",
-    365,
-    "The look-back window: interactions older than this many days are deleted by the sync "
-    "worker and `whoknows db purge`.",
-    section=SECTION,
-)
 AUDIT_RETENTION_DAYS = declare(
     "audit_retention_days",
     365,

@@ -71,7 +71,8 @@ DATAVERSE_URL = declare(
 SYNC_BACKFILL_DAYS = declare(
     "sync_backfill_days",
     365,
-    "How far back the first sync reads mail and calendars, in days.",
+    "The look-back window, in days: how far back the first sync reads mail and calendars, "
+    "and the age past which interactions are deleted (sync worker, `whoknows db purge`).",
     section=SECTION,
 )
 SYNC_INTERVAL = declare(

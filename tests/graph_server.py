@@ -5,8 +5,9 @@ configuration and a client-credentials token endpoint (msal talks to it), ``/use
 ``/organization``, per-folder message delta with ``$select``, ``Prefer:
 odata.maxpagesize``, nextLink/deltaLink and ``@removed``, ``calendarView``,
 ``/communications/callRecords`` and the Dataverse Web API. Switches make it throttle
-(429 with Retry-After), fail (5xx), expire delta tokens (410 syncStateNotFound) or refuse
-call records (403). It records every request, and how many requests each mailbox had in
+(429 with Retry-After), fail (5xx), expire delta tokens (410 syncStateNotFound), refuse
+call records (403) or deny a mailbox (403 ErrorAccessDenied, as an application access
+policy does). It records every request, and how many requests each mailbox had in
 flight at once.
 
 It runs on its own event loop in a thread, so that synchronous callers (msal, click's
@@ -89,6 +90,7 @@ class GraphServer:
         self.retry_after: str | None = "0"
         self.token_epoch = 0
         self.calls_forbidden = False
+        self.denied_mailboxes: set[str] = set()  # 403 ErrorAccessDenied for these user ids
         self.latency = 0.0
         self.page_size = 5
         self._snapshots: dict[str, list[dict[str, Any]]] = {}
@@ -286,6 +288,8 @@ class GraphServer:
             if "@odata.nextLink" not in body and final is not None:
                 body["@odata.deltaLink"] = final
             return web.json_response(body)
+        if parts[0] == "users" and len(parts) > 2 and parts[1] in self.denied_mailboxes:
+            return _error(403, "ErrorAccessDenied", "Access is denied. Check credentials.")
         with self.lock:
             if parts == ["organization"]:
                 return web.json_response(

@@ -296,7 +296,7 @@ class SyncRunner:
                 done = await self._db(lambda: stale.refresh_stale(self.engine))
                 self.summary.refreshed = done.pairs
                 self.summary.rebuilt = done.full
-            purged = await self._db(lambda: retention.purge(self.engine, now=self.clock()))
+            purged = await self._db(self._purge)
             self.summary.purged = purged.interactions
         finally:
             stats = self.graph.stats
@@ -314,6 +314,12 @@ class SyncRunner:
             self.summary.skipped.append(f"{name}: not permitted ({exc.code or exc.status})")
         except SyncError as exc:
             self.summary.errors.append(f"{name}: {exc}")
+
+    def _purge(self) -> retention.Purged:
+        """Once per run: what is older than the look-back window goes (signals.retention)."""
+        return retention.purge(
+            self.engine, now=self.clock(), retention_days=self.config.backfill_days
+        )
 
     def _directory_known(self) -> bool:
         with self.engine.connect() as conn:
