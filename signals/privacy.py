@@ -271,6 +271,22 @@ def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[list[int]]:
         yield list(ids[start : start + size])
 
 
+def drop_mailbox_state(conn: Connection, entra_id: str) -> int:
+    """After a sync of this mailbox: if its owner may not be stored (they opted out
+    while it ran), delete the sync state and item map it left; returns rows deleted."""
+    refused = conn.execute(
+        select(Person.id).where(Person.entra_id == entra_id, never_stored())
+    ).first()
+    if refused is None:
+        return 0
+    hold(conn, exclusive=True)
+    gone = _rowcount(conn.execute(delete(SyncState).where(SyncState.scope == entra_id)))
+    gone += _rowcount(
+        conn.execute(delete(GraphItem).where(GraphItem.item_id.like(f"{entra_id}/%")))
+    )
+    return gone
+
+
 def opt_out(conn: Connection, person_id: int, *, now: datetime | None = None) -> Forgotten:
     """Stop storing this person's data and delete what is stored (one transaction)."""
     forgotten = erase(conn, person_id)

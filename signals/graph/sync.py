@@ -694,6 +694,7 @@ class SyncRunner:
                 if not isinstance(r, Exception):
                     raise r  # cancellation, interrupts
             items = sum(r for r in results if isinstance(r, int))
+            await self._db(lambda: self._drop_if_refused(user_id))
             if failures:
                 error = "; ".join(error_text(r) for r in failures)
                 self.summary.errors.append(f"mailbox {email}: {error}")
@@ -707,6 +708,11 @@ class SyncRunner:
             await self._release(lease_row, error=error, items=items)
             if self.on_mailbox is not None:
                 self.on_mailbox(email)
+
+    def _drop_if_refused(self, user_id: str) -> None:
+        """An opt-out while this mailbox synced: what the run left of it goes too."""
+        with self.engine.begin() as conn:
+            privacy.drop_mailbox_state(conn, user_id)
 
     def _mailbox_read(self, user_id: str) -> None:
         """Its folders and calendar were read to the end: it counts as analysed."""
