@@ -28,6 +28,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     or_,
     select,
     update,
@@ -205,8 +206,9 @@ def erase(conn: Connection, person_id: int) -> Forgotten:
     from_mailbox: list[int] = []
     if entra_id:
         theirs = aliased(GraphItem)
-        from_mailbox = list(
-            conn.execute(
+        from_mailbox = [
+            int(i)
+            for i in conn.execute(
                 select(GraphItem.interaction_id)
                 .where(GraphItem.item_id.like(mine), GraphItem.interaction_id.is_not(None))
                 .where(
@@ -216,15 +218,16 @@ def erase(conn: Connection, person_id: int) -> Forgotten:
                     )
                 )
             ).scalars()
-        )
-    stale.mark(conn, sorted({*took_part, *(i for i in from_mailbox if i is not None)}))
+            if i is not None
+        ]
+    stale.mark(conn, sorted({*took_part, *from_mailbox}))
     authored = select(Participant.interaction_id).where(
         Participant.person_id == person_id, Participant.role.in_(AUTHOR_ROLES)
     )
     out.interactions = _rowcount(
         conn.execute(delete(Interaction).where(Interaction.id.in_(authored)))
     )
-    for part in _chunks([i for i in from_mailbox if i is not None]):
+    for part in _chunks(from_mailbox):
         out.interactions += _rowcount(
             conn.execute(delete(Interaction).where(Interaction.id.in_(part)))
         )
@@ -326,7 +329,7 @@ def block_address(conn: Connection, email: str, *, internal: bool, name: str = "
     from signals.addresses import name_key
 
     pid = conn.execute(
-        Person.__table__.insert()
+        insert(Person)
         .values(
             internal=internal,
             display_name=name,
@@ -339,13 +342,13 @@ def block_address(conn: Connection, email: str, *, internal: bool, name: str = "
         )
         .returning(Person.id)
     ).scalar_one()
-    conn.execute(Address.__table__.insert().values(email=email, person_id=pid, sent_count=0))
+    conn.execute(insert(Address).values(email=email, person_id=pid, sent_count=0))
     return int(pid)
 
 
 def audit(conn: Connection, actor: str, action: str, subject: str = "", detail: str = "") -> None:
     conn.execute(
-        AuditEntry.__table__.insert().values(
+        insert(AuditEntry).values(
             at=datetime.now(UTC), actor=actor, action=action, subject=subject, detail=detail
         )
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -145,7 +145,7 @@ def test_purge_removes_what_is_past_retention_and_refreshes_its_pairs(
     Writer(engine, internal_domains=["contoso.com"]).write(recs)
     with engine.begin() as conn:
         conn.execute(
-            AuditEntry.__table__.insert(),
+            insert(AuditEntry),
             [
                 {
                     "at": NOW - timedelta(days=d),
