@@ -10,8 +10,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from scoring.ranking import coverage
-from signals import privacy
-from signals.models import GraphItem, Interaction, Participant, Person, SyncState
+from signals import privacy, retention
+from signals.models import GraphItem, Interaction, PairStrength, Participant, Person, SyncState
+from signals.rebuild import rebuild_aggregates
 from tests.graph_server import NOW, GraphServer, MailMaker
 from tests.test_sync import Ticker, ca, run, runner_for, server, store
 
@@ -129,3 +130,33 @@ async def test_coverage_counts_the_mailboxes_read_not_a_denied_one(
     with Session(store) as session:
         cov = coverage(session)
     assert (cov.mailboxes_analysed, cov.mailboxes_total, cov.opted_out) == (2, 5, 1)
+
+
+def pairs(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(PairStrength.__table__).order_by("lead_id", "introducer_id"))
+        return [tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in rows]
+
+
+async def test_each_run_purges_what_is_past_the_window_and_refreshes_its_pairs(
+    store: Engine, server: GraphServer, ca: str
+) -> None:
+    await run(runner_for(store, server, ca, clock=Ticker()))
+    later = NOW + timedelta(days=200)
+    cutoff = later - timedelta(days=365)  # the runner's back-fill window
+    with store.connect() as conn:
+        old = conn.scalar(
+            select(func.count()).select_from(Interaction).where(Interaction.occurred_at < cutoff)
+        )
+    assert old
+    summary = await run(runner_for(store, server, ca, clock=Ticker(later)))
+    assert summary.purged == old
+    with store.connect() as conn:
+        assert not conn.scalar(
+            select(func.count()).select_from(Interaction).where(Interaction.occurred_at < cutoff)
+        )
+        last = retention.last_purge(conn)
+    assert last is not None and last.interactions == old
+    refreshed = pairs(store)
+    rebuild_aggregates(store)
+    assert pairs(store) == refreshed  # the purge left no score counting what it deleted

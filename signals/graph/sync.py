@@ -95,6 +95,7 @@ class RunSummary:
             f"requests {self.requests}, throttled {self.throttled}, errors {len(self.errors)}"
             + (", aggregates rebuilt" if self.rebuilt else "")
             + (f", {self.refreshed} pairs refreshed" if self.refreshed and not self.rebuilt else "")
+            + (f", {self.purged} past retention deleted" if self.purged else "")
         )
 
 
