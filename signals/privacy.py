@@ -57,7 +57,9 @@ AUTHOR_ROLES = (Role.FROM.value, Role.SENDER.value, Role.ORGANIZER.value, Role.C
 
 
 def never_stored() -> ColumnElement[bool]:
-    """The people whose data is never stored, whatever its date."""
+    """The people whose data is never stored, whatever its date: opted out in Teams or
+    forgotten by an administrator. Another reason (an exclusion) is one more condition
+    here, and every writer honours it."""
     return Person.opted_out.is_(True)
 
 
