@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -12,6 +10,7 @@ from cards.views import (
     DataCounts,
     MyDataView,
 )
+from signals import privacy
 from signals.models import (
     Interaction,
     Introduction,
@@ -19,7 +18,8 @@ from signals.models import (
     Participant,
     Person,
 )
-from signals.store import Forgotten, audit, forget_person
+from signals.privacy import Forgotten
+from signals.store import audit
 
 
 def data_counts(session: Session, person_id: int) -> DataCounts:
@@ -99,26 +99,24 @@ def my_data(session: Session, user: User) -> MyDataView:
 
 
 def opt_out(session: Session, user: User) -> tuple[DataCounts, Forgotten]:
-    """Opt out and delete, in one transaction; returns what was deleted."""
-    person = session.get(Person, user.person_id, with_for_update=True)
-    assert person is not None
+    """Opt out and delete, in one transaction; returns what was deleted. The privacy
+    gate's lock comes first, so writers under way finish before the counts are read."""
+    conn = session.connection()
+    privacy.hold(conn, exclusive=True)
     counts = data_counts(session, user.person_id)
-    forgotten = forget_person(session, user.person_id)
-    person.opted_out = True
-    person.opted_out_at = utcnow()
-    person.mailbox_analysed_at = None
+    forgotten = privacy.opt_out(conn, user.person_id, now=utcnow())
+    session.expire_all()
     audit(
         session,
         user.email or str(user.person_id),
         "privacy.opted_out",
-        detail=json.dumps(forgotten.__dict__),
+        detail=privacy.forgotten_detail(forgotten),
     )
     return counts, forgotten
 
 
 def opt_in(session: Session, user: User) -> None:
-    person = session.get(Person, user.person_id)
-    assert person is not None
-    person.opted_out = False
-    person.opted_out_at = None
+    """Join again: nothing dated before this moment is stored (signals.privacy)."""
+    privacy.opt_in(session.connection(), user.person_id, now=utcnow())
+    session.expire_all()
     audit(session, user.email or str(user.person_id), "privacy.opted_in")

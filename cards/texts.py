@@ -413,8 +413,8 @@ OPT_OUT_CONFIRM_TEXT = (
     "and this will be deleted now:"
 )
 OPT_OUT_KEEPS = (
-    "Introduction requests you made or answered are kept in the audit log. "
-    "You can opt in again at any time."
+    "Introduction requests you made or answered, and the audit log, are kept. "
+    "You can opt in again at any time; nothing dated before that comes back."
 )
 CONFIRM_OPT_OUT = "Opt out and delete"
 KEEP_MY_DATA = "Cancel"
@@ -424,7 +424,7 @@ OPTED_OUT_NOTHING = "Nothing about you was stored."
 OPTED_IN_TITLE = "Welcome back"
 OPTED_IN_TEXT = (
     "You're part of the connection graph again. Your mail and calendar metadata will be "
-    "analysed from the next sync; nothing deleted earlier comes back."
+    "analysed from the next sync; nothing dated before now comes back, from any source."
 )
 MY_DATA_TITLE = "What Whoknows stores about you"
 MY_DATA_INTRO = "Counts only: Whoknows never stores the content of your mail, meetings or chats."

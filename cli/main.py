@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cards": ("cli.cards", "cards_command"),
     "serve": ("cli.serve", "serve_command"),
     "sync": ("cli.sync", "sync_command"),
+    "privacy": ("cli.privacy", "privacy_group"),
     "manifest": ("manifest.build", "manifest_command"),
     "demo": ("cli.demo", "demo_command"),
     "doctor": ("cli.doctor.command", "doctor_command"),
@@ -79,6 +80,17 @@ def db_rebuild(db_url: str | None) -> None:
     set_facts(engine, facts_from_settings(mode))
     pairs = rebuild_aggregates(engine)
     click.echo(f"rebuilt {pairs} connections")
+
+
+@db_group.command("purge")
+@db_option
+def db_purge(db_url: str | None) -> None:
+    """Delete interactions and audit entries past their retention (the sync worker does it
+    once per run): WHOKNOWS_RETENTION_DAYS, WHOKNOWS_AUDIT_RETENTION_DAYS."""
+    from signals.retention import purge
+
+    engine = open_store_or_exit(db_url)
+    click.echo(purge(engine).line())
 
 
 @main.command("settings")

@@ -16,6 +16,7 @@ from signals.graph.auth import Credentials
 from signals.graph.errors import SyncError
 from signals.graph.sync import RunSummary, SyncConfig, SyncRunner, make_clients
 from signals.models import StalePair, StaleThread, SyncState
+from signals.retention import last_purge
 
 
 def _when(at: datetime | None) -> str:
@@ -54,14 +55,18 @@ def status_lines(engine: Engine) -> list[str]:
             .order_by(SyncState.source, SyncState.scope)
             .limit(10)
         ).all()
+        purged = last_purge(conn)
     for source, scope, error in failing:
         lines.append(f"  error {source} {scope}: {error}")
+    lines.append(purged.line() if purged else "no purge has run yet")
     if any(waiting):
         lines.append(
             f"connections to recompute: {waiting[0]} pairs, {waiting[1]} threads "
             "(removed or late messages; the next sync or import run does it)"
         )
-    return lines or ["no sync has run yet"]
+    if len(lines) == 1:
+        lines.insert(0, "no sync has run yet")
+    return lines
 
 
 async def _run(engine: Engine, config: SyncConfig, once: bool, interval: float) -> RunSummary:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from signals import db
+from signals import db, privacy
 from signals.addresses import domain_of, name_key, normalise_email
 from signals.directory import name_company
 from signals.merge import claim_address, merge_identities
@@ -69,11 +69,19 @@ def _person_for(session: Session, entry: CrmEntry, emails: list[str]) -> Person 
     return person
 
 
-def upsert_crm(session: Session, entry: CrmEntry) -> CrmRecord:
+def upsert_crm(session: Session, entry: CrmEntry) -> CrmRecord | None:
+    """Store or update one CRM record; None when it describes someone whose data may
+    not be stored (signals.privacy): then no copy of it is kept."""
     emails = [e for e in (normalise_email(x) for x in entry.emails) if e]
     record = session.scalar(
         select(CrmRecord).where(CrmRecord.source == entry.source, CrmRecord.crm_id == entry.crm_id)
     )
+    gate = privacy.read_gate(session.connection())
+    if any(gate.never(email) for email in emails):
+        if record is not None:
+            session.delete(record)
+            session.flush()
+        return None
     if record is None:
         record = CrmRecord(source=entry.source, crm_id=entry.crm_id)
         session.add(record)

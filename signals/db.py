@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from signals import settings
@@ -54,13 +56,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str | None = None) -> Engine:
-    """An engine for the store; SQLite gets WAL and foreign keys."""
+    """An engine for the store; SQLite gets WAL and foreign keys. Its errors never show
+    a statement's parameters (addresses, names): they end up in logs."""
     resolved = database_url(url)
     if resolved.startswith("sqlite"):
-        engine = create_engine(resolved, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            resolved, connect_args={"check_same_thread": False}, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(resolved, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = create_engine(
+            resolved, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+        )
         event.listen(engine, "connect", _postgres_utc)
     return engine
 
@@ -71,6 +78,18 @@ def _postgres_utc(dbapi_connection: Any, _record: Any) -> None:
     with dbapi_connection.cursor() as cursor:
         cursor.execute("SET TIME ZONE 'UTC'")
     dbapi_connection.commit()
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception as text fit to store or log: a database error by its kind and
+    SQLSTATE only, since the driver's message can quote the values of a row."""
+    if isinstance(exc, StatementError):
+        orig = exc.orig
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if code is None and isinstance(orig, sqlite3.Error):
+            code = getattr(orig, "sqlite_errorname", None)
+        return f"{type(exc).__name__}: {type(orig).__name__}" + (f" ({code})" if code else "")
+    return f"{type(exc).__name__}: {exc}"
 
 
 def alembic_config(engine: Engine) -> Config:

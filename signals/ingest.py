@@ -23,10 +23,9 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    update,
 )
 
-from signals import settings
+from signals import privacy, settings
 from signals.addresses import (
     DomainPolicy,
     domain_of,
@@ -79,6 +78,8 @@ class IngestStats:
     new_people: int = 0
     # Source keys of new messages that landed late (see Writer.write_on's find_late).
     late: list[str] = field(default_factory=list)
+    # Source keys of records the privacy gate refused whole (signals.privacy).
+    refused: list[str] = field(default_factory=list)
 
     def add(self, other: IngestStats) -> None:
         self.messages += other.messages
@@ -86,6 +87,7 @@ class IngestStats:
         self.duplicates += other.duplicates
         self.new_people += other.new_people
         self.late += other.late
+        self.refused += other.refused
 
 
 @dataclass(slots=True)
@@ -668,6 +670,11 @@ class Writer:
                 stats.duplicates += 1
             else:
                 unique[rec.source_key] = rec
+        # Whose data may be stored, read under the gate's lock in this transaction
+        # (before the duplicates go: a refused record is refused, stored or not).
+        kept, stats.refused = privacy.read_gate(conn).screen(list(unique.values()))
+        unique = {rec.source_key: rec for rec in kept}
+        started = self._tick("privacy gate", started)
         for key in sql.existing_keys(list(unique)):
             del unique[key]
             stats.duplicates += 1
@@ -842,25 +849,13 @@ class Writer:
         self._seen.update(unknown)
 
     def _mark_senders(self, conn: Connection, sql: _Sql, fresh: list[InteractionRecord]) -> None:
-        """Count what each address sent (list detection) and note analysed mailboxes."""
+        """Count what each address sent (list detection). Whose mailbox was read is not
+        the writer's to say: the sync and the importer note it (``signals.privacy``)."""
         sent: dict[str, int] = {}
         for rec in fresh:
             if rec.author is not None and rec.kind == Kind.EMAIL:
                 sent[rec.author.email] = sent.get(rec.author.email, 0) + 1
         sql.add_sent_counts(sorted(sent.items()))
-        owners = {
-            self.known[e].person_id
-            for e in {*(r.mailbox for r in fresh if r.mailbox), *sent}
-            if e in self.known and self.known[e].internal
-        }
-        if owners:
-            now = datetime.now(UTC)
-            for part in chunks(sorted(owners)):
-                conn.execute(
-                    update(Person)
-                    .where(Person.id.in_(part), Person.mailbox_analysed_at.is_(None))
-                    .values(mailbox_analysed_at=now)
-                )
 
 
 _SENDER = Role.SENDER.value

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from signals import privacy
 from signals.aggregate import PairDelta
 from signals.db import dialect_insert
 from signals.ingest import upsert_pairs
@@ -45,6 +46,7 @@ def merge_identities(session: Session, *, keep: int, drop: int) -> None:
         return
     session.flush()
     conn = session.connection()
+    privacy.before_merge(conn, keep=keep, drop=drop)  # the gate: nothing refused moves
     session.execute(update(Address).where(Address.person_id == drop).values(person_id=keep))
     # Participants: the same interaction and role for both identities collapses to one.
     both = select(Participant.interaction_id, Participant.role).where(Participant.person_id == keep)

@@ -164,6 +164,9 @@ class Person(Base):
     # A member of a WHOKNOWS_EXCLUDED_GROUPS group (set by the sync's group pass): never
     # analysed, never proposed; their stored data is deleted.
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when they opt back in: nothing of theirs dated before it is stored again
+    # (signals.privacy). None: no such limit.
+    stored_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     mailbox_analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Addresses that are not one human: mailing lists, aliases, shared mailboxes,
     # automated senders. Never an introducer, never a lead by name.

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, delete, insert, select, update
 
+from signals import privacy
 from signals.aggregate import Aggregator, Eligible, Event, PairDelta, author_automated
 from signals.ingest import by_lead, chunks, email_authors, upsert_pairs
 from signals.meta import StoreFacts, read_facts
@@ -129,7 +130,12 @@ def pair_sides(conn: Connection, facts: StoreFacts) -> tuple[Eligible, Eligible]
     or anyone in evaluation mode (``pair_mode`` "all")."""
     internal = set(conn.execute(select(Person.id).where(Person.internal)).scalars())
     everyone = facts.pair_mode == "all"
-    return (lambda p: everyone or p in internal), (lambda p: everyone or p not in internal)
+    # The privacy gate: nobody whose data may not be stored is part of a pair.
+    refused = set(conn.execute(select(Person.id).where(privacy.never_stored())).scalars())
+    return (
+        (lambda p: (everyone or p in internal) and p not in refused),
+        (lambda p: (everyone or p not in internal) and p not in refused),
+    )
 
 
 def aggregator_for(conn: Connection, facts: StoreFacts) -> Aggregator:
@@ -198,6 +204,7 @@ def lock_aggregates(conn: Connection) -> None:
     members, then pairs, then ``signals.stale``'s marks), so that a writer already
     under way finishes instead of deadlocking with this transaction.
     """
+    privacy.hold(conn)  # first: an opt-out takes the gate, then these tables
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(
             "LOCK TABLE thread_members, pair_strength, stale_pairs, stale_threads"

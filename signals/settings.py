@@ -31,6 +31,24 @@ STORE_SUBJECTS = declare(
     "Keep e-mail subjects and meeting titles in the store (off: used while importing only).",
     section=SECTION,
 )
+RETENTION_DAYS = declare(
+    "retention_days",
+    1095,
+    "The look-back window, in days: interactions older than this are deleted by the sync "
+    "worker and `whoknows db purge`, and the scores that counted them recomputed. Recency "
+    "already makes old contact weigh little; the window bounds what is kept without "
+    "forgetting a long relationship after one year. Keep it at least "
+    "WHOKNOWS_SYNC_BACKFILL_DAYS, or the sync reads mail the purge then deletes.",
+    section=SECTION,
+)
+
+AUDIT_RETENTION_DAYS = declare(
+    "audit_retention_days",
+    365,
+    "Audit log entries older than this many days are deleted by the sync worker and "
+    "`whoknows db purge`.",
+    section=SECTION,
+)
 HALF_LIFE_DAYS = declare(
     "half_life_days",
     90.0,

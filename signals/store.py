@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Result, and_, delete, distinct, func, or_, select, update
+from sqlalchemy import Engine, Result, and_, distinct, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from signals import db, settings, stale
+from signals import db, privacy, settings
 from signals.meta import StoreFacts, facts_from_settings, read_facts, write_facts
 from signals.models import (
     Address,
     AuditEntry,
     CrmRecord,
-    Interaction,
     PairStrength,
     Participant,
     Person,
     Role,
-    ThreadMember,
 )
-from signals.rebuild import lock_aggregates
+from signals.privacy import Forgotten
 
 
 def create_store(url: str | None = None, *, pair_mode: str = "internal") -> Engine:
@@ -98,59 +95,13 @@ def mark_mailbox_owners(engine: Engine, emails: set[str]) -> int:
         return 0
     from datetime import UTC, datetime
 
-    with db.transaction(engine) as session:
-        owners = select(Address.person_id).where(Address.email.in_(sorted(emails)))
-        result = session.execute(
-            update(Person)
-            .where(Person.id.in_(owners), Person.mailbox_analysed_at.is_(None))
-            .values(mailbox_analysed_at=datetime.now(UTC))
-        )
-        return _rowcount(result)
-
-
-@dataclass
-class Forgotten:
-    interactions: int
-    participations: int
-    connections: int
+    with engine.begin() as conn:
+        return privacy.mark_mailboxes_read(conn, emails=emails, at=datetime.now(UTC))
 
 
 def forget_person(session: Session, person_id: int) -> Forgotten:
-    """Delete what the store holds about a colleague's communication (opt-out).
-
-    The messages and meetings they wrote or organised go; their presence in
-    others' interactions goes; every aggregate they are part of goes. The person
-    row stays, marked opted out, so that the sync skips their mailbox.
-
-    Other people's aggregates that counted those interactions (a meeting they
-    organised, the audience of a message they were copied on) are marked stale;
-    the bot recomputes them once it has answered, as would the next sync or import
-    (``signals.stale``).
-    """
-    # Its marks and deletions touch the aggregate tables in another order than the
-    # importer's: taking them all first keeps it from deadlocking with a writer.
-    lock_aggregates(session.connection())
-    took_part = select(Participant.interaction_id).where(Participant.person_id == person_id)
-    stale.mark(session.connection(), session.execute(took_part).scalars().all())
-    authored = select(Participant.interaction_id).where(
-        Participant.person_id == person_id,
-        Participant.role.in_([Role.FROM.value, Role.ORGANIZER.value, Role.CALLER.value]),
-    )
-    n_interactions = _rowcount(
-        session.execute(delete(Interaction).where(Interaction.id.in_(authored)))
-    )
-    n_participations = _rowcount(
-        session.execute(delete(Participant).where(Participant.person_id == person_id))
-    )
-    n_connections = _rowcount(
-        session.execute(
-            delete(PairStrength).where(
-                or_(PairStrength.introducer_id == person_id, PairStrength.lead_id == person_id)
-            )
-        )
-    )
-    session.execute(delete(ThreadMember).where(ThreadMember.person_id == person_id))
-    return Forgotten(n_interactions, n_participations, n_connections)
+    """Delete what the store holds about a person (see :func:`signals.privacy.erase`)."""
+    return privacy.erase(session.connection(), person_id)
 
 
 def audit(session: Session, actor: str, action: str, subject: str = "", detail: str = "") -> None:

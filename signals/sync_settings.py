@@ -71,7 +71,7 @@ DATAVERSE_URL = declare(
 SYNC_BACKFILL_DAYS = declare(
     "sync_backfill_days",
     365,
-    "How far back the first sync reads mail and calendars, in days.",
+    "How far back, in days, the first sync of a mailbox reads mail and calendars.",
     section=SECTION,
 )
 SYNC_INTERVAL = declare(

@@ -359,6 +359,8 @@ class GraphServer:
         denied = self._without_permission(parts)
         if denied is not None:
             return _error(403, "Authorization_RequestDenied", f"Missing role {denied}.")
+        if parts[0] == "users" and len(parts) > 2 and parts[1] in self.denied_mailboxes:
+            return _error(403, "ErrorAccessDenied", "Access is denied. Check credentials.")
         with self.lock:
             if parts == ["organization"]:
                 return web.json_response(

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 
-from signals import db
+from signals import db, privacy
 from signals.crm import upsert_crm_entries
 from signals.demo.org import DOMAIN, SIZES, DemoSize, Org, build_org
 from signals.demo.signals import background
@@ -18,7 +18,7 @@ from signals.demo.story import story_records
 from signals.directory import name_company, upsert_people
 from signals.ingest import IngestStats, Writer, chunks
 from signals.meta import facts_from_settings, write_facts
-from signals.models import Address, Base, Company, CrmRecord, Interaction, PairStrength, Person
+from signals.models import Base, Company, CrmRecord, Interaction, PairStrength, Person
 from signals.records import InteractionRecord
 from signals.store import detect_lists
 
@@ -81,31 +81,25 @@ def clear_store(engine: Engine) -> None:
         write_facts(session, facts_from_settings())
 
 
-def _fix_people(engine: Engine, org: Org) -> None:
-    """Mailbox coverage and opt-outs as the directory and the (imagined) sync know them.
-
-    The writer marks every internal sender as analysed; the demo says which
-    mailboxes really were: all but about a fifth, none of the opted-out ones.
-    """
-    analysed_at = org.end
-    analysed = [c.email for c in org.colleagues if c.analysed and not c.opted_out]
+def _opt_out(engine: Engine, org: Org) -> None:
+    """The colleagues who opted out did so through the product (a month before the
+    demo's today), before any of the year is written: the privacy gate keeps them out."""
     opted = [c.email for c in org.colleagues if c.opted_out]
-    with db.transaction(engine) as session:
-        session.execute(
-            update(Person).where(Person.internal.is_(True)).values(mailbox_analysed_at=None)
-        )
-        for part in chunks(analysed):
-            ids = select(Address.person_id).where(Address.email.in_(part))
-            session.execute(
-                update(Person).where(Person.id.in_(ids)).values(mailbox_analysed_at=analysed_at)
-            )
-        for part in chunks(opted):
-            ids = select(Address.person_id).where(Address.email.in_(part))
-            session.execute(
-                update(Person)
-                .where(Person.id.in_(ids))
-                .values(opted_out=True, opted_out_at=analysed_at - timedelta(days=30))
-            )
+    with engine.begin() as conn:
+        for email in opted:
+            person = privacy.person_for_email(conn, email)
+            if person is not None:
+                privacy.opt_out(conn, person, now=org.end - timedelta(days=30))
+
+
+def _read_from(
+    stream: Iterator[InteractionRecord], mailboxes: set[str]
+) -> Iterator[InteractionRecord]:
+    """The records, noting the mailboxes they were read from (the imagined sync's)."""
+    for rec in stream:
+        if rec.mailbox:
+            mailboxes.add(rec.mailbox)
+        yield rec
 
 
 def build_demo(
@@ -125,13 +119,16 @@ def build_demo(
         for company in org.companies:
             name_company(session, company.domain, company.name)
     upsert_crm_entries(engine, org.crm)
+    _opt_out(engine, org)
     writer = Writer(engine, internal_domains=[DOMAIN], store_subjects=False)
     stats = IngestStats()
-    for batch in chunks(stream, BATCH):
+    mailboxes: set[str] = set()
+    for batch in chunks(_read_from(stream, mailboxes), BATCH):
         stats.add(writer.write(batch))
         if progress is not None:
             progress(len(batch))
-    _fix_people(engine, org)
+    with engine.begin() as conn:  # as a sync does for each mailbox it read to the end
+        privacy.mark_mailboxes_read(conn, emails=mailboxes, at=org.end)
     lists = detect_lists(engine)
     with engine.connect() as conn:
 

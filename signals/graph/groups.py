@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -143,7 +143,9 @@ def store_members(session: Session, read: dict[str, set[str]], *, keep: Iterable
 
 
 def mark_excluded(session: Session, excluded_groups: Iterable[str]) -> set[int]:
-    """Set ``Person.excluded`` from the excluded groups' rows; returns who is newly excluded."""
+    """Set ``Person.excluded`` from the excluded groups' rows; returns who is newly excluded.
+    Someone who left every excluded group starts afresh, as after an opt-in: nothing dated
+    before this moment is stored again (``Person.stored_since``)."""
     in_groups = select(GroupMember.person_id).where(GroupMember.group_id.in_(list(excluded_groups)))
     newly = set(
         session.scalars(select(Person.id).where(Person.id.in_(in_groups), ~Person.excluded))
@@ -151,7 +153,7 @@ def mark_excluded(session: Session, excluded_groups: Iterable[str]) -> set[int]:
     session.execute(
         update(Person)
         .where(Person.excluded, Person.id.not_in(in_groups))
-        .values(excluded=False)
+        .values(excluded=False, stored_since=datetime.now(UTC))
         .execution_options(synchronize_session=False)
     )
     if newly:

@@ -31,11 +31,11 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
-from signals import settings, stale
+from signals import privacy, retention, settings, stale
 from signals import sync_settings as ss
 from signals.addresses import normalise_email
 from signals.crm import upsert_crm
-from signals.db import dialect_insert
+from signals.db import dialect_insert, error_text
 from signals.directory import DirectoryPerson, upsert_person
 from signals.graph import dataverse, groups, leases, mapping
 from signals.graph.auth import Credentials, TokenProvider, resource_scope
@@ -84,6 +84,7 @@ class RunSummary:
     requests: int = 0
     rebuilt: bool = False  # every aggregate recomputed
     refreshed: int = 0  # pairs recomputed because messages were removed or came late
+    purged: int = 0  # interactions past the retention window, deleted
     skipped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -94,6 +95,7 @@ class RunSummary:
             f"requests {self.requests}, throttled {self.throttled}, errors {len(self.errors)}"
             + (", aggregates rebuilt" if self.rebuilt else "")
             + (f", {self.refreshed} pairs refreshed" if self.refreshed and not self.rebuilt else "")
+            + (f", {self.purged} past retention deleted" if self.purged else "")
         )
 
 
@@ -300,6 +302,8 @@ class SyncRunner:
                 done = await self._db(lambda: stale.refresh_stale(self.engine))
                 self.summary.refreshed = done.pairs
                 self.summary.rebuilt = done.full
+            purged = await self._db(self._purge)
+            self.summary.purged = purged.interactions
         finally:
             stats = self.graph.stats
             self.summary.requests = stats.requests - before.requests
@@ -316,6 +320,10 @@ class SyncRunner:
             self.summary.skipped.append(f"{name}: not permitted ({exc.code or exc.status})")
         except SyncError as exc:
             self.summary.errors.append(f"{name}: {exc}")
+
+    def _purge(self) -> retention.Purged:
+        """Once per run: what is older than the look-back window goes (signals.retention)."""
+        return retention.purge(self.engine, now=self.clock())
 
     def _directory_known(self) -> bool:
         with self.engine.connect() as conn:
@@ -367,7 +375,7 @@ class SyncRunner:
         try:
             items = await work(row_id)
         except BaseException as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = error_text(exc)
             raise
         finally:
             await self._release(row_id, error=error, items=items or 0, done=items is not None)
@@ -706,17 +714,30 @@ class SyncRunner:
                 if not isinstance(r, Exception):
                     raise r  # cancellation, interrupts
             items = sum(r for r in results if isinstance(r, int))
+            await self._db(lambda: self._drop_if_refused(user_id))
             if failures:
-                error = "; ".join(f"{type(r).__name__}: {r}" for r in failures)
+                error = "; ".join(error_text(r) for r in failures)
                 self.summary.errors.append(f"mailbox {email}: {error}")
+            else:
+                await self._db(lambda: self._mailbox_read(user_id))
             self.summary.mailboxes += 1
         except BaseException as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = error_text(exc)
             raise
         finally:
             await self._release(lease_row, error=error, items=items)
             if self.on_mailbox is not None:
                 self.on_mailbox(email)
+
+    def _drop_if_refused(self, user_id: str) -> None:
+        """An opt-out while this mailbox synced: what the run left of it goes too."""
+        with self.engine.begin() as conn:
+            privacy.drop_mailbox_state(conn, user_id)
+
+    def _mailbox_read(self, user_id: str) -> None:
+        """Its folders and calendar were read to the end: it counts as analysed."""
+        with self.engine.begin() as conn:
+            privacy.mark_mailboxes_read(conn, entra_ids=[user_id], at=self.clock())
 
     def _mail_page(self, user_id: str, email: str, page: Page) -> Callable[[Connection], int]:
         writer = self._writer
@@ -738,7 +759,7 @@ class SyncRunner:
         def apply(conn: Connection) -> int:
             def then(c: Connection, written: IngestStats) -> None:
                 stale.mark_keys(c, written.late)
-                _map_items(c, keys)
+                _map_items(c, {i: k for i, k in keys.items() if k not in written.refused})
                 self.summary.removed += _remove_items(c, removed)
 
             # The page's records are written on this connection's transaction. Late

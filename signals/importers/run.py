@@ -73,6 +73,7 @@ class Importer:
         self.batch_size = batch_size or settings.BATCH_SIZE.get()
         self.report = ImportReport()
         self._records: list[InteractionRecord] = []
+        self._mailboxes: list[str] = []  # the mailbox of each of _records
         self._crm: list[CrmEntry] = []
         self.owners = OwnerGuess()
 
@@ -90,6 +91,7 @@ class Importer:
         else:
             self.owners.add(mailbox, item)
             self._records.append(item)
+            self._mailboxes.append(mailbox)
             if len(self._records) >= self.batch_size:
                 self._flush_records()
 
@@ -98,11 +100,21 @@ class Importer:
         of their thread (another mailbox, another file) mark what they change stale;
         :meth:`finish` recomputes it."""
         batch, self._records = self._records, []
+        mailboxes, self._mailboxes = self._mailboxes, []
+        self._note_owners(batch, mailboxes)
         if batch:
             with self.engine.begin() as conn:
                 stats = self.writer.write_on(conn, batch, find_late=True)
                 stale.mark_keys(conn, stats.late)
                 self.report.add_stats(stats)
+
+    def _note_owners(self, batch: list[InteractionRecord], mailboxes: list[str]) -> None:
+        """Tell each record whose mailbox it was read from, where the owner is known by
+        now: the privacy gate refuses what was read from a refused person's mailbox."""
+        owners = {mailbox: self.owners.owner_of(mailbox) for mailbox in set(mailboxes)}
+        for rec, mailbox in zip(batch, mailboxes, strict=True):
+            if rec.mailbox is None:
+                rec.mailbox = owners[mailbox]
 
     def _flush_crm(self) -> None:
         batch, self._crm = self._crm, []
