@@ -174,9 +174,9 @@ def evaluate(
                 ranked, requester = rank(
                     session, [lead], now=cutoff, weights=weights, facts=facts, include_zero=True
                 )
-                model_scores = {c.person.id: c.score for c in ranked}
+                model_scores = {c.person.id: c.best.strength.rank_value for c in ranked}
                 if requester is not None:
-                    model_scores[requester.person.id] = requester.score
+                    model_scores[requester.person.id] = requester.best.strength.rank_value
                 pairs = by_lead[lead]
                 scores = {
                     "model": model_scores,

@@ -137,6 +137,7 @@ _PAIR_TYPES = (
     ["int4", "int4"]
     + ["float8"] * len(FEATURES)
     + ["int4"] * (len(FEATURES) + 2)
+    + ["float8", "int4", "int4"]  # d_ignored, n_bulk, n_crowd
     + ["timestamptz"] * len(PAIR_TIME_COLUMNS)
     + ["float8"]  # feedback_factor
 )
@@ -340,6 +341,9 @@ class _Sql:
                 *d.n,
                 d.n_total,
                 d.n_ignored,
+                d.d_ignored,
+                d.n_bulk,
+                d.n_crowd,
                 times[d.first_at],
                 times[d.last_at],
                 times[d.last_out_at],
