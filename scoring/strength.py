@@ -13,12 +13,12 @@ See docs/scoring.md.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
 from scoring import settings
-
 
 ONE_WAY_RULES = ("gate", "cap", "factor")
 
@@ -48,24 +48,25 @@ class Weights:
     one_way: str = "gate"
 
     @classmethod
-    def from_settings(cls) -> Weights:
+    def from_settings(cls, environ: Mapping[str, str] | None = None) -> Weights:
+        """From the environment, or from ``environ`` (the evaluation's variants)."""
         s = settings
         return cls(
-            to=s.WEIGHT_TO.get(),
-            cc=s.WEIGHT_CC.get(),
-            reply=s.WEIGHT_REPLY.get(),
-            thread=s.WEIGHT_THREAD.get(),
-            meeting=s.WEIGHT_MEETING.get(),
-            call=s.WEIGHT_CALL.get(),
-            chat=s.WEIGHT_CHAT.get(),
-            ignored=s.WEIGHT_IGNORED.get(),
-            beta=s.RECIPROCITY_BETA.get(),
-            strong_score=s.STRONG_SCORE.get(),
-            strong_reciprocity=s.STRONG_RECIPROCITY.get(),
-            strong_recent_days=s.STRONG_RECENT_DAYS.get(),
-            moderate_score=s.MODERATE_SCORE.get(),
-            min_score=s.MIN_SCORE.get(),
-            one_way=one_way_rule(s.ONE_WAY.get()),
+            to=s.WEIGHT_TO.get(environ),
+            cc=s.WEIGHT_CC.get(environ),
+            reply=s.WEIGHT_REPLY.get(environ),
+            thread=s.WEIGHT_THREAD.get(environ),
+            meeting=s.WEIGHT_MEETING.get(environ),
+            call=s.WEIGHT_CALL.get(environ),
+            chat=s.WEIGHT_CHAT.get(environ),
+            ignored=s.WEIGHT_IGNORED.get(environ),
+            beta=s.RECIPROCITY_BETA.get(environ),
+            strong_score=s.STRONG_SCORE.get(environ),
+            strong_reciprocity=s.STRONG_RECIPROCITY.get(environ),
+            strong_recent_days=s.STRONG_RECENT_DAYS.get(environ),
+            moderate_score=s.MODERATE_SCORE.get(environ),
+            min_score=s.MIN_SCORE.get(environ),
+            one_way=one_way_rule(s.ONE_WAY.get(environ)),
         )
 
 
