@@ -128,7 +128,11 @@ def test_two_way_beats_one_way_sales_sequence(engine: Engine, session: Session) 
 def test_never_answered_ranks_below_any_two_way_contact(engine: Engine, session: Session) -> None:
     """Thirty unanswered e-mails outscore one old meeting, yet rank below it and stay Weak."""
     m = Mail()
-    ray, marcus, hector = colleague("Ray Tanaka"), colleague("Marcus Webb"), colleague("Hector Ruiz")
+    ray, marcus, hector = (
+        colleague("Ray Tanaka"),
+        colleague("Marcus Webb"),
+        colleague("Hector Ruiz"),
+    )
     for i in range(30):
         m.email(2 + i, ray, [LEAD])
     m.meeting(300, marcus, [LEAD])
