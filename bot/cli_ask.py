@@ -190,6 +190,10 @@ def eval_command(
             for metric, d in diffs.items()
         )
         click.echo(f"  {name:<{width}}  {cells}")
+    click.echo("tiers (candidates the product would list; share in touch within the horizon):")
+    for tier, count in report.tiers.items():
+        c = count.as_dict()
+        click.echo(f"  {tier:<8} {c['candidates']:>6}  {c['share']:.0%}")
 
 
 def parse_variants(specs: tuple[str, ...]) -> dict[str, Weights]:

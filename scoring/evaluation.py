@@ -25,7 +25,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from scoring.ranking import rank
-from scoring.strength import Weights
+from scoring.strength import Tier, Weights
 from signals.meta import StoreFacts, read_facts
 from signals.models import Kind, PairStrength, Person
 from signals.rebuild import rebuild_aggregates, stored_events
@@ -102,10 +102,26 @@ def paired_bootstrap(
 
 
 @dataclass
+class TierCount:
+    """Calibration: how many candidates the model put in a tier, and how many of them
+    were in personal touch with the lead within the horizon."""
+
+    candidates: int = 0
+    in_touch: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        share = self.in_touch / self.candidates if self.candidates else 0.0
+        return {"candidates": self.candidates, "in_touch": self.in_touch, "share": round(share, 4)}
+
+
+@dataclass
 class EvalReport:
     queries: int = 0
     cutoffs: list[str] = field(default_factory=list)
     models: dict[str, Metrics] = field(default_factory=lambda: {m: Metrics() for m in MODELS})
+    tiers: dict[str, TierCount] = field(
+        default_factory=lambda: {t.value: TierCount() for t in Tier}
+    )
 
     def differences(self, against: str = "model") -> dict[str, dict[str, dict[str, float]]]:
         """Per other model and metric: ``against`` minus it, with its bootstrap interval."""
@@ -125,6 +141,7 @@ class EvalReport:
             "cutoffs": self.cutoffs,
             "models": {name: m.as_dict() for name, m in self.models.items()},
             "model_minus": self.differences(),
+            "tiers": {name: t.as_dict() for name, t in self.tiers.items()},
         }
 
 
@@ -185,16 +202,23 @@ def _orderings(
 
 
 def _model_scores(
-    session: Session, lead: int, now: datetime, weights: Weights | None, facts: StoreFacts
+    session: Session,
+    lead: int,
+    now: datetime,
+    weights: Weights | None,
+    facts: StoreFacts,
+    tiers: dict[int, Tier] | None = None,
 ) -> dict[int, float]:
-    """The product's ranking of every candidate, as numbers that sort as it does."""
+    """The product's ranking of every candidate, as numbers that sort as it does;
+    ``tiers`` (when given) receives the tier of each candidate the product would list."""
     ranked, requester = rank(
         session, [lead], now=now, weights=weights, facts=facts, include_zero=True
     )
-    scores = {c.person.id: c.best.strength.rank_value for c in ranked}
-    if requester is not None:
-        scores[requester.person.id] = requester.best.strength.rank_value
-    return scores
+    everyone = [*ranked, *([requester] if requester is not None else [])]
+    if tiers is not None:
+        floor = (weights or Weights.from_settings()).min_score
+        tiers.update((c.person.id, c.tier) for c in everyone if c.best.strength.counted >= floor)
+    return {c.person.id: c.best.strength.rank_value for c in everyone}
 
 
 def evaluate(
@@ -245,8 +269,9 @@ def evaluate(
                 if not hits:
                     continue
                 pairs = by_lead[lead]
+                listed: dict[int, Tier] = {}
                 scores = {
-                    "model": _model_scores(session, lead, cutoff, weights, facts),
+                    "model": _model_scores(session, lead, cutoff, weights, facts, listed),
                     "raw_count": {c: float(pairs[c].n_total) for c in candidates},
                     "recency": {c: _timestamp(pairs[c].last_at) for c in candidates},
                     "random": {c: 0.0 for c in candidates},
@@ -254,6 +279,9 @@ def evaluate(
                 for name, variant in variants.items():
                     scores[name] = _model_scores(session, lead, cutoff, variant, facts)
                 report.queries += 1
+                for candidate, tier in listed.items():
+                    report.tiers[tier.value].candidates += 1
+                    report.tiers[tier.value].in_touch += candidate in wanted
                 for model, runs in _orderings(scores, candidates, seeds).items():
                     metrics = report.models[model]
                     metrics.queries += 1

@@ -55,6 +55,11 @@ def test_model_beats_raw_count_where_reciprocity_matters(tmp_path: Path) -> None
     assert report["queries"] == 2
     assert models["model"]["hit1"] == 1.0
     assert models["raw_count"]["hit1"] == 0.5  # the seller outranks the friend for X
+    tiers = report["tiers"]
+    assert isinstance(tiers, dict) and set(tiers) == {"Strong", "Moderate", "Weak"}
+    # X's friend and X (each other's relevant ones) and the seller (never answered, Weak).
+    assert sum(t["candidates"] for t in tiers.values()) == 3
+    assert tiers["Weak"]["in_touch"] == 0 and tiers["Weak"]["candidates"] == 1
     # Random order: the friend is first for X half the time; the friend's query is trivial.
     assert models["random"]["mrr"] == pytest.approx((0.5 * (1 + 0.5) + 1) / 2, abs=0.03)
 
