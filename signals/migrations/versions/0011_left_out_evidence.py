@@ -32,9 +32,7 @@ _COLUMNS = (
 
 def upgrade() -> None:
     for name, type_ in _COLUMNS:
-        op.add_column(
-            "pair_strength", sa.Column(name, type_, nullable=False, server_default="0")
-        )
+        op.add_column("pair_strength", sa.Column(name, type_, nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
