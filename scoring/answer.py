@@ -156,9 +156,9 @@ def ask(
     lead = choice or resolution.unique
     answer = Answer(query=text, resolution=resolution, lead=lead, now=now)
     answer.coverage = coverage(session)
-    answer.freshness = freshness(session, now)
     if lead is None:
         return answer
+    answer.freshness = freshness(session, now)
     ids = lead_ids_for(session, lead, leads_internal=leads_internal)
     answer.lead_emails = (
         list(
