@@ -92,6 +92,7 @@ def _colleague(index: int, today: date, *, company: bool = False) -> ColleagueVi
         last_contact=today - timedelta(days=12 + 29 * index),
         first_contact=today - timedelta(days=400 + 20 * index),
         known_contacts=known,
+        heard=bool(two_way),
     )
     local = name.lower().replace(" ", ".")
     return ColleagueView(
