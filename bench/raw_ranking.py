@@ -3,7 +3,7 @@
 This is what ``bench/query.py`` compares the ranking against. For one lead it
 reads every interaction the lead took part in and every message of the threads
 they wrote in (the same-thread channel needs them), with their participants, in
-one indexed query that leaves out the crowd of mass mail; looks up the authors
+one indexed query; looks up the authors
 of replied-to messages it did not read; replays all of it through the
 importers' own ``Aggregator`` restricted to pairs with this lead; and scores and
 orders the pairs with the product's own ``rank_rows``. Both sides therefore give
@@ -34,42 +34,28 @@ from signals.meta import StoreFacts
 from signals.models import Introduction, Person, UTCDateTime
 from signals.rebuild import AUTHOR_ROLES, grouped_events
 
-# Mass mail and webinars say nothing about a pair, but a lead on a 700-address
-# newsletter would pull 700 participant rows: for those (mail the lead did not
-# write, meetings the model skips whole) only the author's and the lead's rows are
-# read, and the replay is told. Calls and chats are read whole: their pairs are
-# counted even when too crowded to weigh. ``recipient_count`` may count the author
-# once, hence the + 1; it counts addresses as imported, so a store whose people
-# were merged since could differ here, and the benchmark's equality check says so.
+# Every participant of every interaction the lead took part in is read: mass mail
+# and webinars weigh nothing in the score, but they are weak evidence and the
+# "not counted" line of the evidence counts them, which needs their audience.
 RAW = text(
     """
     WITH mine AS (
-        SELECT interaction_id AS id, role FROM participants WHERE person_id = :lead
+        SELECT interaction_id AS id FROM participants WHERE person_id = :lead
     ), threads AS (
         SELECT DISTINCT i.thread_key
         FROM participants AS p JOIN interactions AS i ON i.id = p.interaction_id
         WHERE p.person_id = :lead AND p.role = 'from' AND i.thread_key IS NOT NULL
     ), wanted AS (
-        SELECT id, MAX(lead_wrote) AS lead_wrote FROM (
-            SELECT id, CASE WHEN role = 'from' THEN 1 ELSE 0 END AS lead_wrote FROM mine
-            UNION ALL
-            SELECT i.id, 0 FROM interactions AS i JOIN threads AS t ON t.thread_key = i.thread_key
-        ) AS both_sets GROUP BY id
-    ), picked AS (
-        SELECT i.*, CASE
-                   WHEN i.kind = 'meeting' AND i.recipient_count > :max_audience + 1 THEN 1
-                   WHEN i.kind = 'email' AND w.lead_wrote = 0 AND (
-                       i.recipient_count > :max_audience + 1
-                       OR i.automated OR i.bulk OR i.is_list) THEN 1
-                   ELSE 0 END AS trimmed
-        FROM wanted AS w JOIN interactions AS i ON i.id = w.id
+        SELECT id FROM mine
+        UNION
+        SELECT i.id FROM interactions AS i JOIN threads AS t ON t.thread_key = i.thread_key
     )
     SELECT i.id, i.kind, i.occurred_at, i.source_key, i.parent_key, i.thread_key,
-           i.automated, i.bulk, i.is_list, i.cancelled, i.duration_seconds, i.trimmed,
+           i.automated, i.bulk, i.is_list, i.cancelled, i.duration_seconds,
            p.person_id, p.role, p.response, pe.internal, pe.is_automated AS automated_person
-    FROM picked AS i
+    FROM wanted AS w
+    JOIN interactions AS i ON i.id = w.id
     JOIN participants AS p ON p.interaction_id = i.id
-        AND (i.trimmed = 0 OR p.person_id = :lead OR p.role IN ('from', 'organizer', 'caller'))
     JOIN people AS pe ON pe.id = p.person_id
     ORDER BY i.occurred_at, i.id
     """
@@ -92,7 +78,7 @@ def raw_rank(
 ) -> list[RankedColleague]:
     """Colleagues who know ``lead``, strongest first, from the raw interactions."""
     conn = session.connection()
-    rows = conn.execute(RAW, {"lead": lead, "max_audience": facts.max_audience}).all()
+    rows = conn.execute(RAW, {"lead": lead}).all()
     internal = {r.person_id for r in rows if r.internal}
     automated = {r.person_id for r in rows if r.automated_person}
     seen = {r.source_key for r in rows}
@@ -108,10 +94,7 @@ def raw_rank(
         is_introducer=lambda p: everyone or p in internal,
         is_lead=lambda p: p == lead,
     )
-    for first, event in grouped_events(rows, automated, authors):
-        if first.trimmed and first.kind == "meeting":
-            continue  # a webinar or all-hands: the model skips it whole
-        event.ignored = event.ignored or bool(first.trimmed)  # its audience was cut short
+    for _, event in grouped_events(rows, automated, authors):
         agg.add(event)
     if not agg.pairs:
         return []

@@ -15,6 +15,7 @@ from bot.views import (
     colleague_views,
     coverage_view,
     evidence_view,
+    freshness_view,
     lead_view,
 )
 from cards import texts
@@ -135,6 +136,7 @@ def result_view(session: Session, answer: Answer, user: User | None) -> ResultVi
         requester_evidence=evidence_view(answer.requester.best.evidence)
         if answer.requester
         else None,
+        freshness=freshness_view(answer.freshness, answer.now),
     )
 
 
@@ -162,7 +164,12 @@ def details(
     found = next((c for c in look.colleagues if c.person_id == colleague_id), None)
     if found is None:
         raise Refusal(texts.NOT_A_CONNECTION)
-    return DetailsView(lead=look.lead, colleague=found, today=look.today)
+    return DetailsView(
+        lead=look.lead,
+        colleague=found,
+        today=look.today,
+        freshness=freshness_view(answer.freshness, answer.now),
+    )
 
 
 def list_page(
@@ -181,4 +188,5 @@ def list_page(
         page_size=size,
         total=len(look.colleagues),
         today=look.today,
+        freshness=freshness_view(answer.freshness, answer.now),
     )

@@ -8,11 +8,13 @@ from cards.views import (
     ColleagueView,
     CoverageView,
     EvidenceView,
+    FreshnessView,
     LeadView,
     MatchChoice,
     PersonRef,
 )
 from scoring.answer import Answer
+from scoring.freshness import Freshness
 from scoring.ranking import Connection, Coverage, Evidence, RankedColleague
 from scoring.resolve import Match
 from signals.models import Person
@@ -34,7 +36,18 @@ def evidence_view(e: Evidence, known: tuple[PersonRef, ...] = ()) -> EvidenceVie
         first_contact=_day(e.first_contact),
         last_contact=_day(e.last_contact),
         known_contacts=known,
+        heard=e.heard,
+        bulk=e.bulk,
+        crowd=e.crowd,
+        other_left_out=max(0, e.ignored - e.bulk - e.crowd),
     )
+
+
+def freshness_view(f: Freshness | None, now: datetime) -> FreshnessView | None:
+    if f is None:
+        return None
+    age = None if f.data_until is None else max(0, int((now - f.data_until).total_seconds() // 60))
+    return FreshnessView(age_minutes=age, stale=f.stale, failing=f.failing)
 
 
 def lead_view(match: Match, emails: list[str] | tuple[str, ...] = ()) -> LeadView:

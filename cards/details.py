@@ -20,7 +20,7 @@ from cards.elements import (
     tier_text,
     title,
 )
-from cards.rows import introduce_button, role_line
+from cards.rows import freshness_text, introduce_button, role_line
 from cards.views import DetailsView
 
 
@@ -61,6 +61,11 @@ def details_card(view: DetailsView) -> dict[str, Any]:
         text(texts.details_subtitle(lead.name), bold=True, spacing="medium", separator=True),
         text(texts.evidence_line(col.evidence, view.today), subtle=True, spacing="none"),
         facts(evidence_facts(view), spacing="small"),
+        text(texts.WHY_HEADING, bold=True, spacing="medium"),
+        *(
+            text(line, size="small", spacing="none" if i else "small")
+            for i, line in enumerate(texts.why_lines(col.evidence, col.tier, lead.name, view.today))
+        ),
     ]
     if lead.is_company and col.evidence.known_contacts:
         body.append(text(texts.known_at_heading(lead.name), bold=True, spacing="medium"))
@@ -80,6 +85,8 @@ def details_card(view: DetailsView) -> dict[str, Any]:
     ]
     if col.requested:
         body.append(text(f"✓ {texts.REQUESTED}", color="accent", spacing="small"))
+    if (fresh := freshness_text(view.freshness, separator=True)) is not None:
+        body.append(fresh)
     actions: list[Action] = []
     if (
         not lead.is_company

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from cards.views import (
     DetailsView,
     ErrorView,
     EvidenceView,
+    FreshnessView,
     HelpView,
     IntroductionView,
     LeadView,
@@ -91,6 +93,7 @@ def _colleague(index: int, today: date, *, company: bool = False) -> ColleagueVi
         last_contact=today - timedelta(days=12 + 29 * index),
         first_contact=today - timedelta(days=400 + 20 * index),
         known_contacts=known,
+        heard=bool(two_way),
     )
     local = name.lower().replace(" ", ".")
     return ColleagueView(
@@ -148,6 +151,14 @@ def sample_views(today: date) -> dict[str, View]:
         emails_to_lead=4, emails_from_lead=2, last_two_way=today - timedelta(days=20)
     )
     longest_rows = tuple(_longest_colleague(i, today) for i in range(MAX_PAGE_SIZE * 3))
+    fresh = FreshnessView(age_minutes=120)
+    stale = FreshnessView(age_minutes=3 * 24 * 60 + 200, stale=True, failing=2)
+    # Thirty unanswered e-mails: at most Weak, listed below everyone she answered.
+    one_way = replace(
+        ranked[4],
+        tier="Weak",
+        evidence=replace(ranked[4].evidence, emails_to_lead=30, heard=False, bulk=2, crowd=1),
+    )
     long_lead = LeadView(
         lead_id=88,
         name="Featherstonehaugh-Cholmondeley International Holdings (Europe) Limited",
@@ -186,11 +197,12 @@ def sample_views(today: date) -> dict[str, View]:
         "help.json": HelpView(),
         "result.json": ResultView(
             query="Yvonne McKay", lead=YVONNE, colleagues=ranked[:5], total=len(ranked),
-            coverage=coverage, today=today,
+            coverage=coverage, today=today, freshness=fresh,
         ),
         "result_requester_knows.json": ResultView(
             query="yvonne.mckay@fourthcoffee.com", lead=YVONNE, colleagues=ranked[:3], total=3,
             coverage=coverage, today=today, requester_knows_lead=True, requester_evidence=lead_ev,
+            freshness=stale,
         ),
         "result_company.json": ResultView(
             query="Fourth Coffee", lead=FOURTH_COFFEE, colleagues=company_ranked[:5],
@@ -201,11 +213,16 @@ def sample_views(today: date) -> dict[str, View]:
             lead=LeadView(lead_id=502, name="Ravi Patel", company="Fourth Coffee"),
             colleagues=(), total=0, coverage=CoverageView(40, 40, 0), today=today,
         ),
-        "details.json": DetailsView(lead=YVONNE, colleague=tricia, today=today),
+        "details.json": DetailsView(lead=YVONNE, colleague=tricia, today=today, freshness=fresh),
+        "details_one_way.json": DetailsView(
+            lead=YVONNE, colleague=one_way, today=today, freshness=fresh
+        ),
         "details_company.json": DetailsView(
             lead=FOURTH_COFFEE, colleague=company_ranked[3], today=today
         ),
-        "list_page1.json": page_view(YVONNE, ranked, 1, today, page_size=10),
+        "list_page1.json": replace(
+            page_view(YVONNE, ranked, 1, today, page_size=10), freshness=fresh
+        ),
         "list_page2.json": page_view(YVONNE, ranked, 2, today, page_size=10),
         "list_longest.json": page_view(
             long_lead, longest_rows, 2, today, page_size=MAX_PAGE_SIZE

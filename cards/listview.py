@@ -9,7 +9,7 @@ from typing import Any
 
 from cards import settings, texts, verbs
 from cards.elements import Action, Element, card, execute, subject_ids, subtitle, title
-from cards.rows import list_row
+from cards.rows import freshness_text, list_row
 from cards.views import ColleagueView, LeadView, ListPageView
 
 MAX_PAGE_SIZE = 15
@@ -55,6 +55,8 @@ def list_card(view: ListPageView) -> dict[str, Any]:
     body.extend(
         list_row(c, lead, view.today, rank) for rank, c in enumerate(view.colleagues, first)
     )
+    if (fresh := freshness_text(view.freshness, separator=True)) is not None:
+        body.append(fresh)
     ids = subject_ids(lead)
     actions: list[Action] = []
     if view.page > 1:

@@ -7,7 +7,7 @@ from typing import Any
 from cards import settings, texts, verbs
 from cards.elements import Action, Element, card, container, execute, subject_ids, subtitle, text
 from cards.elements import title as title_block
-from cards.rows import summary_row
+from cards.rows import freshness_text, summary_row
 from cards.views import LeadView, ResultView
 
 
@@ -67,6 +67,8 @@ def result_card(view: ResultView, *, summary_size: int | None = None) -> dict[st
             spacing="medium",
         )
     )
+    if (fresh := freshness_text(view.freshness)) is not None:
+        body.append(fresh)
     actions: list[Action] = []
     if view.total > len(shown):
         actions.append(

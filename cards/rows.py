@@ -18,7 +18,22 @@ from cards.elements import (
     text,
     tier_text,
 )
-from cards.views import ColleagueView, LeadView
+from cards.views import ColleagueView, FreshnessView, LeadView
+
+
+def freshness_text(view: FreshnessView | None, *, separator: bool = False) -> Element | None:
+    """How current the data is, in a warning colour when stale (every answer says it)."""
+    if view is None:
+        return None
+    stale = view.stale or view.failing > 0 or view.age_minutes is None
+    return text(
+        texts.freshness_line(view),
+        size="small",
+        subtle=None if stale else True,
+        color="warning" if stale else None,
+        spacing="small",
+        separator=separator or None,
+    )
 
 
 def role_line(colleague: ColleagueView) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from cards.views import DataCounts, EvidenceView, Tier
+from cards.views import DataCounts, EvidenceView, FreshnessView, Tier
 
 APP_NAME = "Whoknows"
 
@@ -69,6 +69,8 @@ def email_phrase(evidence: EvidenceView) -> str | None:
     sent, received = evidence.emails_to_lead, evidence.emails_from_lead
     if sent and received:
         return f"{plural(sent + received, 'e-mail')} both ways"
+    if sent and not evidence.heard:
+        return f"{plural(sent, 'e-mail')} sent, never answered"
     if sent:
         return f"{plural(sent, 'e-mail')} sent, none received"
     if received:
@@ -92,6 +94,127 @@ def evidence_line(evidence: EvidenceView, today: date) -> str:
     elif evidence.last_contact is not None:
         parts.append(f"last contact {days_ago(evidence.last_contact, today)}")
     return " · ".join(parts) or "No recent contact on record"
+
+
+# --- why: what counted, what was left out, what would make it stronger ----------------
+
+WHY_HEADING = "Why this strength"
+
+
+def counted_line(evidence: EvidenceView, lead_name: str, today: date) -> str:
+    """What the strength rests on: "Counted: 10 e-mails to Yvonne and 8 back (12 of them
+    replies), 3 meetings, 1 call; last two-way 4 days ago"."""
+    first = lead_name.split()[0] if lead_name.split() else lead_name
+    sent, received = evidence.emails_to_lead, evidence.emails_from_lead
+    mail = ""
+    if sent and received:
+        mail = f"{plural(sent, 'e-mail')} to {first} and {received} back"
+    elif sent:
+        mail = f"{plural(sent, 'e-mail')} to {first}"
+    elif received:
+        mail = f"{plural(received, 'e-mail')} from {first}"
+    if mail and evidence.replies:
+        mail += (
+            " (one a reply)" if evidence.replies == 1 else f" ({evidence.replies} of them replies)"
+        )
+    parts = [mail] if mail else []
+    for count, word in (
+        (evidence.meetings, "meeting"),
+        (evidence.calls, "call"),
+        (evidence.chats, "chat"),
+    ):
+        if count:
+            parts.append(plural(count, word))
+    if not parts:
+        return "Nothing counted yet"
+    line = "Counted: " + ", ".join(parts)
+    if evidence.last_two_way is not None:
+        line += f"; last two-way {days_ago(evidence.last_two_way, today)}"
+    elif evidence.last_contact is not None:
+        line += f"; last contact {days_ago(evidence.last_contact, today)}"
+    return line
+
+
+def left_out_line(evidence: EvidenceView) -> str | None:
+    """What weighs nothing, and why: "Not counted: 2 newsletters or list e-mails and
+    1 meeting or e-mail with over 50 people"."""
+    parts: list[str] = []
+    if evidence.bulk:
+        parts.append(
+            plural(evidence.bulk, "newsletter or list e-mail", "newsletters or list e-mails")
+        )
+    if evidence.crowd:
+        parts.append(
+            plural(evidence.crowd, "e-mail or meeting with over 50 people",
+                   "e-mails or meetings with over 50 people")
+        )  # fmt: skip
+    if evidence.other_left_out:
+        parts.append(
+            plural(evidence.other_left_out, "declined or cancelled meeting or missed call",
+                   "declined or cancelled meetings or missed calls")
+        )  # fmt: skip
+    if not parts:
+        return None
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Not counted: {listed}"
+
+
+def one_way_line(lead_name: str) -> str:
+    return (
+        f"{lead_name} has never written back, met or called: "
+        "contact that goes one way is at most Weak"
+    )
+
+
+def stronger_line(evidence: EvidenceView, lead_name: str) -> str:
+    """For a Weak tie: what would make it stronger."""
+    first = lead_name.split()[0] if lead_name.split() else lead_name
+    if not evidence.heard:
+        return f"Stronger with: a reply from {first}, a meeting or a call"
+    if evidence.last_two_way is None:
+        return f"Stronger with: a reply either way, or a meeting or call with {first}"
+    return f"Stronger with: more recent contact both ways with {first}"
+
+
+def why_lines(evidence: EvidenceView, tier: Tier, lead_name: str, today: date) -> list[str]:
+    """The details card's explanation, in plain words (also in `whoknows ask --json`)."""
+    lines = [counted_line(evidence, lead_name, today)]
+    if (left_out := left_out_line(evidence)) is not None:
+        lines.append(left_out)
+    if not evidence.heard:
+        lines.append(one_way_line(lead_name))
+    if tier == "Weak":
+        lines.append(stronger_line(evidence, lead_name))
+    return lines
+
+
+# --- how fresh ------------------------------------------------------------------------
+
+
+def age_phrase(minutes: int) -> str:
+    """ "just now", "25 minutes ago", "2 hours ago", "3 days ago"."""
+    if minutes < 2:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} minutes ago"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{plural(hours, 'hour')} ago"
+    return f"{plural(hours // 24, 'day')} ago"
+
+
+def freshness_line(view: FreshnessView) -> str:
+    """ "Mail up to 2 hours ago", and plainly when stale: "Stale: mail up to 3 days ago"."""
+    if view.age_minutes is None:
+        if view.failing:
+            return f"Stale: mail sync failing ({plural(view.failing, 'source')}), no mail yet"
+        return "No mail synced or imported yet"
+    age = age_phrase(view.age_minutes)
+    if view.failing:
+        return f"Stale: mail up to {age}; mail sync failing ({plural(view.failing, 'source')})"
+    if view.stale:
+        return f"Stale: mail up to {age}"
+    return f"Mail up to {age}"
 
 
 def known_contacts_line(evidence: EvidenceView, shown: int = 3) -> str | None:

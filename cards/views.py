@@ -78,6 +78,14 @@ class EvidenceView:
     first_contact: date | None = None
     last_contact: date | None = None
     known_contacts: tuple[PersonRef, ...] = ()
+    heard: bool = True
+    """The lead wrote to, met, called or chatted with the colleague at least once."""
+    bulk: int = 0
+    """Left out: automated, bulk or list mail (newsletters)."""
+    crowd: int = 0
+    """Left out: mail or meetings with more people than the audience cap (webinars)."""
+    other_left_out: int = 0
+    """Left out: declined or cancelled meetings, calls under a minute."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,16 @@ class CoverageView:
 
 
 @dataclass(frozen=True)
+class FreshnessView:
+    """How current the answer's data is; ``age_minutes`` is None when there is no mail."""
+
+    age_minutes: int | None
+    stale: bool = False
+    failing: int = 0
+    """Mail sync sources whose last run failed."""
+
+
+@dataclass(frozen=True)
 class ResultView:
     """The summary card: who knows the lead.
 
@@ -123,6 +141,7 @@ class ResultView:
     today: date
     requester_knows_lead: bool = False
     requester_evidence: EvidenceView | None = None
+    freshness: FreshnessView | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +151,7 @@ class DetailsView:
     lead: LeadView
     colleague: ColleagueView
     today: date
+    freshness: FreshnessView | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +168,7 @@ class ListPageView:
     page_size: int
     total: int
     today: date
+    freshness: FreshnessView | None = None
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,18 @@ import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
 
-from bot.views import evidence_view
+from bot.views import evidence_view, freshness_view
 from cards import texts
 from cli.common import UsageFailure, db_option, open_store_or_exit
 from scoring import settings as scoring_settings
 from scoring.answer import Answer, ask
 from scoring.evaluation import evaluate
+from scoring.strength import Weights
 
 
 def render_table(answer: Answer, limit: int | None) -> str:
@@ -67,7 +69,23 @@ def render_table(answer: Answer, limit: int | None) -> str:
         lines.append(
             texts.coverage_line(cov.mailboxes_analysed, cov.mailboxes_total, cov.opted_out) + "."
         )
+    if (fresh := freshness_view(answer.freshness, answer.now)) is not None:
+        lines.append(texts.freshness_line(fresh) + ".")
     return "\n".join(lines)
+
+
+def answer_json(answer: Answer, limit: int | None) -> dict[str, Any]:
+    """``Answer.to_json`` with the cards' words: each colleague's "why" lines and the
+    freshness line, so that scripts show what the cards show."""
+    data = answer.to_json(limit)
+    today = answer.now.date()
+    lead_name = answer.lead.name if answer.lead is not None else ""
+    shown = answer.colleagues if limit is None else answer.colleagues[:limit]
+    for out, c in zip(data["colleagues"], shown, strict=True):
+        out["why"] = texts.why_lines(evidence_view(c.best.evidence), c.tier.value, lead_name, today)
+    if data["freshness"] is not None and (fresh := freshness_view(answer.freshness, answer.now)):
+        data["freshness"]["line"] = texts.freshness_line(fresh)
+    return data
 
 
 @click.command("ask")
@@ -90,7 +108,7 @@ def ask_command(
     with Session(engine) as session:
         answer = ask(session, text, requester_email=as_email, now=datetime.now(UTC))
         if as_json:
-            click.echo(json.dumps(answer.to_json(limit), indent=2))
+            click.echo(json.dumps(answer_json(answer, limit), indent=2))
         else:
             click.echo(render_table(answer, limit))
 
@@ -108,6 +126,14 @@ def ask_command(
 @click.option("--cutoffs", default=5, show_default=True, help="Number of cutoffs.")
 @click.option("--horizon-days", default=30, show_default=True, help="Days after each cutoff.")
 @click.option("--seeds", default=20, show_default=True, help="Random tie-breaks averaged.")
+@click.option(
+    "--variant",
+    "variant_specs",
+    multiple=True,
+    metavar="NAME:VAR=VALUE[,VAR=VALUE]",
+    help="Also rank with these settings, on the same queries (an ablation), e.g. "
+    "factor:WHOKNOWS_ONE_WAY=factor. Repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_command(
     paths: tuple[Path, ...],
@@ -115,6 +141,7 @@ def eval_command(
     cutoffs: int,
     horizon_days: int,
     seeds: int,
+    variant_specs: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Measure the ranking on real mail against raw count, recency and random."""
@@ -124,6 +151,7 @@ def eval_command(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise UsageFailure(f"no such file or folder: {', '.join(missing)}")
+    variants = parse_variants(variant_specs)
     with tempfile.TemporaryDirectory(prefix="whoknows-eval-") as tmp:
         engine = create_store(
             f"sqlite:///{tmp}/eval.db", pair_mode="internal" if domains else "all"
@@ -140,15 +168,47 @@ def eval_command(
             horizon_days=horizon_days,
             seeds=seeds,
             progress=None if as_json else (lambda m: click.echo(m, err=True)),
+            variants=variants,
         )
         engine.dispose()
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
         return
     click.echo(f"{report.queries} queries over {len(report.cutoffs)} cutoffs")
-    click.echo(f"{'model':<10} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'NDCG@5':>7}")
+    width = max(len(name) for name in report.models)
+    click.echo(f"{'model':<{width}} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'NDCG@5':>7}")
     for name, metrics in report.models.items():
         m = metrics.as_dict()
         click.echo(
-            f"{name:<10} {m['hit1']:>6.3f} {m['hit5']:>6.3f} {m['mrr']:>6.3f} {m['ndcg5']:>7.3f}"
+            f"{name:<{width}} {m['hit1']:>6.3f} {m['hit5']:>6.3f} {m['mrr']:>6.3f} "
+            f"{m['ndcg5']:>7.3f}"
         )
+    click.echo("model minus each, with 95% paired bootstrap intervals:")
+    for name, diffs in report.differences().items():
+        cells = "  ".join(
+            f"{metric} {d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+            for metric, d in diffs.items()
+        )
+        click.echo(f"  {name:<{width}}  {cells}")
+    click.echo("tiers (candidates the product would list; share in touch within the horizon):")
+    for tier, count in report.tiers.items():
+        c = count.as_dict()
+        click.echo(f"  {tier:<8} {c['candidates']:>6}  {c['share']:.0%}")
+
+
+def parse_variants(specs: tuple[str, ...]) -> dict[str, Weights]:
+    """``NAME:VAR=VALUE,...`` into the model's weights under those settings."""
+    import os
+
+    variants: dict[str, Weights] = {}
+    for spec in specs:
+        name, _, assignments = spec.partition(":")
+        pairs = [a.partition("=") for a in assignments.split(",") if a.strip()]
+        if not name.strip() or not pairs or any(not sep or not k.strip() for k, sep, _ in pairs):
+            raise UsageFailure(f"--variant {spec!r}: expected NAME:VAR=VALUE[,VAR=VALUE]")
+        environ = dict(os.environ) | {k.strip(): v.strip() for k, _, v in pairs}
+        try:
+            variants[name.strip()] = Weights.from_settings(environ)
+        except ValueError as exc:
+            raise UsageFailure(f"--variant {spec!r}: {exc}") from exc
+    return variants

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scoring.freshness import Freshness, freshness
 from scoring.ranking import (
     Coverage,
     Evidence,
@@ -31,6 +32,7 @@ class Answer:
     colleagues: list[RankedColleague] = field(default_factory=list)
     requester: RankedColleague | None = None
     coverage: Coverage | None = None
+    freshness: Freshness | None = None
     lead_emails: list[str] = field(default_factory=list)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -77,6 +79,7 @@ class Answer:
                 "mailboxes_total": self.coverage.mailboxes_total,
                 "opted_out": self.coverage.opted_out,
             },
+            "freshness": None if self.freshness is None else self.freshness.to_json(self.now),
         }
 
 
@@ -96,6 +99,12 @@ def evidence_json(e: Evidence) -> dict[str, Any]:
         "first_contact": _iso(e.first_contact),
         "last_contact": _iso(e.last_contact),
         "last_two_way_contact": _iso(e.last_two_way),
+        "heard_from_lead": e.heard,
+        "not_counted": {
+            "bulk_or_list": e.bulk,
+            "crowd": e.crowd,
+            "other": e.ignored - e.bulk - e.crowd,
+        },
     }
 
 
@@ -153,6 +162,7 @@ def ask(
     answer.coverage = coverage(session)
     if lead is None:
         return answer
+    answer.freshness = freshness(session, now)
     ids = lead_ids_for(session, lead, leads_internal=leads_internal)
     answer.lead_emails = (
         list(

@@ -7,7 +7,9 @@ with any interaction with the lead before T is a candidate. The product's
 ranking (``scoring.ranking.rank``, the same function the bot calls) competes
 with three baselines in the same run: raw count, most recent contact, random.
 Ties are broken at random and the metrics averaged over seeds, so a constant
-score cannot look good.
+score cannot look good. Variants of the model (other settings, for ablations) run
+on the same queries in the same pass; differences to the model come with paired
+bootstrap intervals over the queries.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -23,32 +25,53 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from scoring.ranking import rank
-from scoring.strength import Weights
-from signals.meta import read_facts
+from scoring.strength import Tier, Weights
+from signals.meta import StoreFacts, read_facts
 from signals.models import Kind, PairStrength, Person
 from signals.rebuild import rebuild_aggregates, stored_events
 
 MODELS = ("model", "raw_count", "recency", "random")
+METRICS = ("hit1", "hit5", "mrr", "ndcg5")
 PERSONAL_MAX_RECIPIENTS = 5
+BOOTSTRAP_SAMPLES = 2000
 
 
 @dataclass
 class Metrics:
+    """Sums over queries, and each query's own values (for the paired bootstrap)."""
+
     queries: int = 0
     hit1: float = 0.0
     hit5: float = 0.0
     mrr: float = 0.0
     ndcg5: float = 0.0
+    per_query: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     def add(self, ranks: Sequence[int], relevant: int, weight: float) -> None:
         """``ranks``: 1-based ranks of the relevant candidates in one ordering."""
         first = min(ranks)
-        self.hit1 += weight * (first == 1)
-        self.hit5 += weight * (first <= 5)
-        self.mrr += weight / first
         dcg = sum(1.0 / math.log2(r + 1) for r in ranks if r <= 5)
         ideal = sum(1.0 / math.log2(r + 1) for r in range(1, min(relevant, 5) + 1))
-        self.ndcg5 += weight * dcg / ideal
+        values = (
+            weight * (first == 1),
+            weight * (first <= 5),
+            weight / first,
+            weight * dcg / ideal,
+        )
+        self.hit1 += values[0]
+        self.hit5 += values[1]
+        self.mrr += values[2]
+        self.ndcg5 += values[3]
+        if len(self.per_query) < self.queries:  # the query's first ordering
+            self.per_query.append(values)
+        else:  # another seed of the same query
+            last = self.per_query[-1]
+            self.per_query[-1] = (
+                last[0] + values[0],
+                last[1] + values[1],
+                last[2] + values[2],
+                last[3] + values[3],
+            )
 
     def as_dict(self) -> dict[str, float]:
         n = max(self.queries, 1)
@@ -60,17 +83,65 @@ class Metrics:
         }
 
 
+def paired_bootstrap(
+    ours: Sequence[float], theirs: Sequence[float], samples: int = BOOTSTRAP_SAMPLES
+) -> dict[str, float]:
+    """Mean difference ``ours - theirs`` over the same queries, with a 95% percentile
+    interval from resampling the queries (with replacement, a fixed seed)."""
+    diffs = [a - b for a, b in zip(ours, theirs, strict=True)]
+    n = len(diffs)
+    if n == 0:
+        return {"diff": 0.0, "low": 0.0, "high": 0.0}
+    rng = random.Random(20261202)
+    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(samples))
+    return {
+        "diff": round(sum(diffs) / n, 4),
+        "low": round(means[int(0.025 * samples)], 4),
+        "high": round(means[min(samples - 1, int(0.975 * samples))], 4),
+    }
+
+
+@dataclass
+class TierCount:
+    """Calibration: how many candidates the model put in a tier, and how many of them
+    were in personal touch with the lead within the horizon."""
+
+    candidates: int = 0
+    in_touch: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        share = self.in_touch / self.candidates if self.candidates else 0.0
+        return {"candidates": self.candidates, "in_touch": self.in_touch, "share": round(share, 4)}
+
+
 @dataclass
 class EvalReport:
     queries: int = 0
     cutoffs: list[str] = field(default_factory=list)
     models: dict[str, Metrics] = field(default_factory=lambda: {m: Metrics() for m in MODELS})
+    tiers: dict[str, TierCount] = field(
+        default_factory=lambda: {t.value: TierCount() for t in Tier}
+    )
+
+    def differences(self, against: str = "model") -> dict[str, dict[str, dict[str, float]]]:
+        """Per other model and metric: ``against`` minus it, with its bootstrap interval."""
+        base = self.models[against].per_query
+        return {
+            name: {
+                metric: paired_bootstrap([q[i] for q in base], [q[i] for q in m.per_query])
+                for i, metric in enumerate(METRICS)
+            }
+            for name, m in self.models.items()
+            if name != against
+        }
 
     def to_json(self) -> dict[str, object]:
         return {
             "queries": self.queries,
             "cutoffs": self.cutoffs,
             "models": {name: m.as_dict() for name, m in self.models.items()},
+            "model_minus": self.differences(),
+            "tiers": {name: t.as_dict() for name, t in self.tiers.items()},
         }
 
 
@@ -130,6 +201,26 @@ def _orderings(
     return out
 
 
+def _model_scores(
+    session: Session,
+    lead: int,
+    now: datetime,
+    weights: Weights | None,
+    facts: StoreFacts,
+    tiers: dict[int, Tier] | None = None,
+) -> dict[int, float]:
+    """The product's ranking of every candidate, as numbers that sort as it does;
+    ``tiers`` (when given) receives the tier of each candidate the product would list."""
+    ranked, requester = rank(
+        session, [lead], now=now, weights=weights, facts=facts, include_zero=True
+    )
+    everyone = [*ranked, *([requester] if requester is not None else [])]
+    if tiers is not None:
+        floor = (weights or Weights.from_settings()).min_score
+        tiers.update((c.person.id, c.tier) for c in everyone if c.best.strength.counted >= floor)
+    return {c.person.id: c.best.strength.rank_value for c in everyone}
+
+
 def evaluate(
     engine: Engine,
     *,
@@ -139,10 +230,16 @@ def evaluate(
     weights: Weights | None = None,
     progress: Callable[[str], None] | None = None,
     cutoff_times: Sequence[datetime] | None = None,
+    variants: Mapping[str, Weights] | None = None,
 ) -> EvalReport:
-    """Run the protocol on a store that already holds the mail to evaluate on."""
+    """Run the protocol on a store that already holds the mail to evaluate on.
+
+    ``variants``: other settings of the model, ranked on the same queries (ablations)."""
     horizon = timedelta(days=horizon_days)
     report = EvalReport()
+    variants = dict(variants or {})
+    for name in variants:
+        report.models[name] = Metrics()
     with engine.connect() as conn:
         facts = read_facts(conn)
         internal = set(conn.scalars(select(Person.id).where(Person.internal)))
@@ -171,20 +268,20 @@ def evaluate(
                 hits = wanted.intersection(candidates)
                 if not hits:
                     continue
-                ranked, requester = rank(
-                    session, [lead], now=cutoff, weights=weights, facts=facts, include_zero=True
-                )
-                model_scores = {c.person.id: c.score for c in ranked}
-                if requester is not None:
-                    model_scores[requester.person.id] = requester.score
                 pairs = by_lead[lead]
+                listed: dict[int, Tier] = {}
                 scores = {
-                    "model": model_scores,
+                    "model": _model_scores(session, lead, cutoff, weights, facts, listed),
                     "raw_count": {c: float(pairs[c].n_total) for c in candidates},
                     "recency": {c: _timestamp(pairs[c].last_at) for c in candidates},
                     "random": {c: 0.0 for c in candidates},
                 }
+                for name, variant in variants.items():
+                    scores[name] = _model_scores(session, lead, cutoff, variant, facts)
                 report.queries += 1
+                for candidate, tier in listed.items():
+                    report.tiers[tier.value].candidates += 1
+                    report.tiers[tier.value].in_touch += candidate in wanted
                 for model, runs in _orderings(scores, candidates, seeds).items():
                     metrics = report.models[model]
                     metrics.queries += 1

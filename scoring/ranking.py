@@ -45,6 +45,9 @@ class Evidence:
     calls: int
     chats: int
     ignored: int
+    bulk: int
+    crowd: int
+    heard: bool
     first_contact: datetime | None
     last_contact: datetime | None
     last_two_way: datetime | None
@@ -63,10 +66,19 @@ class Evidence:
             calls=row.n_call,
             chats=row.n_chat,
             ignored=row.n_ignored,
+            bulk=row.n_bulk,
+            crowd=row.n_crowd,
+            heard=heard_from(row),
             first_contact=row.first_at,
             last_contact=row.last_at,
             last_two_way=row.last_two_way,
         )
+
+
+def heard_from(row: Any) -> bool:
+    """Whether the lead ever wrote to, met, called or chatted with the colleague:
+    mail from the lead, or any two-way contact (a reply, a meeting or call)."""
+    return row.last_in_at is not None or row.last_two_way is not None
 
 
 class Connection:
@@ -164,9 +176,12 @@ EVIDENCE_COLUMNS = (
     "n_call",
     "n_chat",
     "n_ignored",
+    "n_bulk",
+    "n_crowd",
     "n_total",
     "first_at",
     "last_at",
+    "last_in_at",
 )
 
 
@@ -448,8 +463,10 @@ def rank_rows(
             decay,
             now,
             weights,
+            left_out=row.left_out,
+            heard=heard_from(row),
         )
-        if s.score < floor:
+        if s.counted < floor:  # left-out mail orders colleagues, never lists one
             continue
         tie = Connection(row, s)
         found = by_person.get(row.id)
@@ -474,13 +491,14 @@ def rank_rows(
 
 
 def _by_score(c: Connection) -> float:
-    return -c.strength.score
+    return -c.strength.rank_value
 
 
 def _in_order(c: RankedColleague) -> tuple[float, float, str]:
-    """Strongest first, then the most recent contact, then by name."""
+    """Strongest first (colleagues the lead never answered after those it did), then
+    the most recent contact, then by name."""
     last = c.best.last_contact
-    return (-c.best.strength.score, -last.timestamp() if last else 0.0, c.person.display_name)
+    return (-c.best.strength.rank_value, -last.timestamp() if last else 0.0, c.person.display_name)
 
 
 def _emails(session: Session, person_ids: list[int]) -> dict[int, list[str]]:

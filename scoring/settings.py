@@ -36,10 +36,25 @@ WEIGHT_CALL = declare(
 WEIGHT_CHAT = declare(
     "weight_chat", 0.5, "Weight of a chat conversation-day (half each way).", section=SECTION
 )
+WEIGHT_IGNORED = declare(
+    "weight_ignored",
+    0.1,
+    "Weight of automated, bulk or list mail and mail to crowds, as weak evidence: it orders "
+    "colleagues who have nothing else, but never lists one by itself (0 = ignore it).",
+    section=SECTION,
+)
 RECIPROCITY_BETA = declare(
     "reciprocity_beta",
     0.25,
     "Share of the score a purely one-way contact keeps (0 = one-way counts for nothing).",
+    section=SECTION,
+)
+ONE_WAY = declare(
+    "one_way",
+    "gate",
+    "How contact the lead never answered counts: 'gate' (at most Weak, listed below everyone "
+    "the lead has written to, met or called), 'cap' (at most Weak) or 'factor' (only the "
+    "reciprocity factor).",
     section=SECTION,
 )
 STRONG_SCORE = declare(

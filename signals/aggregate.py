@@ -89,7 +89,7 @@ class Event:
     attendees: tuple[tuple[int, Response], ...] = ()
     parent_author: int | None = None
     thread_key: str | None = None
-    ignored: bool = False  # automated, bulk or list mail: counted, never weighted
+    ignored: bool = False  # automated, bulk or list mail: counted, weighed as weak evidence only
     cancelled: bool = False
     duration_seconds: int | None = None
 
@@ -105,6 +105,11 @@ class PairDelta:
     last_out_at: datetime | None = None
     last_in_at: datetime | None = None
     last_mutual_at: datetime | None = None
+    # Ignored mail as weak evidence: audience-weighted and decayed like the rest, kept
+    # apart so that the ranking gives it a small weight of its own (scoring.strength).
+    d_ignored: float = 0.0
+    n_bulk: int = 0  # automated, bulk or list mail
+    n_crowd: int = 0  # mail or meetings with more people than the audience cap
 
     def touch(self, at: datetime) -> None:
         self.n_total += 1
@@ -121,6 +126,9 @@ class PairDelta:
         row.update(
             n_total=self.n_total,
             n_ignored=self.n_ignored,
+            d_ignored=self.d_ignored,
+            n_bulk=self.n_bulk,
+            n_crowd=self.n_crowd,
             first_at=self.first_at,
             last_at=self.last_at,
             last_out_at=self.last_out_at,
@@ -138,6 +146,9 @@ class PairDelta:
             *self.n,
             self.n_total,
             self.n_ignored,
+            self.d_ignored,
+            self.n_bulk,
+            self.n_crowd,
             self.first_at,
             self.last_at,
             self.last_out_at,
@@ -154,6 +165,9 @@ PAIR_COLUMNS: tuple[str, ...] = (
     *("n_" + name for name in FEATURES),
     "n_total",
     "n_ignored",
+    "d_ignored",
+    "n_bulk",
+    "n_crowd",
     "first_at",
     "last_at",
     "last_out_at",
@@ -173,6 +187,10 @@ _IN_THREAD = FEATURE_INDEX["in_thread"]
 _DIR_OUT, _DIR_IN, _DIR_BOTH = 1, 2, 3
 _ZEROS_D = [0.0] * len(FEATURES)
 _ZEROS_N = [0] * len(FEATURES)
+# Why an interaction was left out, for the "not counted" line of the evidence.
+_COUNTED, _BULK, _CROWD, _OTHER = 0, 1, 2, 3
+# A meeting larger than this is not even counted as left out (it would be quadratic).
+CROWD_COUNT_LIMIT = 300
 _GROWTH_CACHE = 65_536
 
 
@@ -244,7 +262,12 @@ class Aggregator:
         audience = audience_factor(len(recipients), self.max_audience)
         ignored = e.ignored or audience == 0.0
         at = e.at
-        weight = 0.0 if ignored else audience * self.growth(at)
+        if ignored:  # weak evidence: the audience discount without the cap
+            weight = audience_factor(len(recipients), len(recipients)) * self.growth(at)
+            reason = _BULK if e.ignored else _CROWD
+        else:
+            weight = audience * self.growth(at)
+            reason = _COUNTED
         is_introducer, is_lead, bump = self.is_introducer, self.is_lead, self._bump
         sends_out = is_introducer(author)
         sends_in = is_lead(author)
@@ -252,11 +275,11 @@ class Aggregator:
         for pid, channel in recipients.items():
             if parent == pid:
                 channel = _REPLY
-            mutual = channel == _REPLY and weight > 0
+            mutual = channel == _REPLY and not ignored and weight > 0
             if sends_out and is_lead(pid):
-                bump(author, pid, _OUT[channel], weight, at, ignored, _DIR_OUT, mutual)
+                bump(author, pid, _OUT[channel], weight, at, reason, _DIR_OUT, mutual)
             if sends_in and is_introducer(pid):
-                bump(pid, author, _IN[channel], weight, at, ignored, _DIR_IN, mutual)
+                bump(pid, author, _IN[channel], weight, at, reason, _DIR_IN, mutual)
         if e.thread_key is not None and not ignored:
             members = self.threads.get(e.thread_key)
             if members is None:
@@ -264,9 +287,9 @@ class Aggregator:
             for pid in members:
                 if pid != author and pid not in recipients:
                     if sends_out and is_lead(pid):
-                        bump(author, pid, _OUT_THREAD, weight, at, False, _DIR_OUT, False)
+                        bump(author, pid, _OUT_THREAD, weight, at, _COUNTED, _DIR_OUT, False)
                     if sends_in and is_introducer(pid):
-                        bump(pid, author, _IN_THREAD, weight, at, False, _DIR_IN, False)
+                        bump(pid, author, _IN_THREAD, weight, at, _COUNTED, _DIR_IN, False)
             if author not in members:
                 members.add(author)
                 if self._seeded:
@@ -288,10 +311,12 @@ class Aggregator:
         feature: int,
         weight: float,
         at: datetime,
-        ignored: bool,
+        reason: int,
         direction: int,
         mutual: bool,
     ) -> None:
+        """Add one interaction to a pair: ``weight`` to ``feature`` when it counts
+        (``reason`` is ``_COUNTED``), else to the ignored mail's weak evidence."""
         key = (introducer, lead)
         delta = self.pairs.get(key)
         if delta is None:
@@ -304,8 +329,13 @@ class Aggregator:
             last = delta.last_at
             if last is None or at > last:
                 delta.last_at = at
-        if ignored:
+        if reason:
             delta.n_ignored += 1
+            if reason == _BULK:
+                delta.n_bulk += 1
+            elif reason == _CROWD:
+                delta.n_crowd += 1
+            delta.d_ignored += weight
             return
         delta.d[feature] += weight
         delta.n[feature] += 1
@@ -337,12 +367,14 @@ class Aggregator:
         if others < 1:
             return
         kind = e.kind
-        if kind == Kind.MEETING and others > self.max_audience:
-            return  # a webinar: says nothing about any pair, and would be quadratic
+        crowd = kind == Kind.MEETING and others > self.max_audience
+        if crowd and others > CROWD_COUNT_LIMIT:
+            return  # an all-hands: says nothing about any pair, and would be quadratic
         feature = FEATURE_INDEX[kind.value]
-        ignored = e.ignored or e.cancelled
+        ignored = e.ignored or e.cancelled or crowd
         if kind == Kind.CALL and (e.duration_seconds or 0) < MIN_CALL_SECONDS:
             ignored = True
+        left_out = _CROWD if crowd else _BULK if e.ignored else _OTHER
         base = 0.0 if ignored else audience_factor(others, self.max_audience)
         growth = self.growth(e.at) if base else 0.0
         at = e.at
@@ -365,7 +397,7 @@ class Aggregator:
                     feature,
                     weight,
                     at,
-                    ignored or not took_place,
+                    _COUNTED if took_place else left_out,
                     _DIR_BOTH,
                     took_place and mutual_kind,
                 )

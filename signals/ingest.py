@@ -139,6 +139,7 @@ _PAIR_TYPES = (
     ["int4", "int4"]
     + ["float8"] * len(FEATURES)
     + ["int4"] * (len(FEATURES) + 2)
+    + ["float8", "int4", "int4"]  # d_ignored, n_bulk, n_crowd
     + ["timestamptz"] * len(PAIR_TIME_COLUMNS)
     + ["float8"]  # feedback_factor
 )
@@ -342,6 +343,9 @@ class _Sql:
                 *d.n,
                 d.n_total,
                 d.n_ignored,
+                d.d_ignored,
+                d.n_bulk,
+                d.n_crowd,
                 times[d.first_at],
                 times[d.last_at],
                 times[d.last_out_at],

@@ -29,6 +29,9 @@ def _delta(row: Any) -> PairDelta:
         delta.n[i] = getattr(row, "n_" + name)
     delta.n_total = row.n_total
     delta.n_ignored = row.n_ignored
+    delta.d_ignored = row.d_ignored
+    delta.n_bulk = row.n_bulk
+    delta.n_crowd = row.n_crowd
     delta.first_at = row.first_at
     delta.last_at = row.last_at
     delta.last_out_at = row.last_out_at

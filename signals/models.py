@@ -360,8 +360,14 @@ class PairStrength(Base):
     n_chat: Mapped[int] = mapped_column(Integer, default=0)
     # Every interaction between the two, automated and bulk included (raw-count baseline).
     n_total: Mapped[int] = mapped_column(Integer, default=0)
-    # Automated, bulk and list mail between them: counted, never weighted.
+    # Everything left out of the score: automated, bulk and list mail, mail or meetings
+    # beyond the audience cap, declined or cancelled meetings, calls under a minute.
     n_ignored: Mapped[int] = mapped_column(Integer, default=0)
+    # Left-out mail as weak evidence (audience-weighted, decayed; migration 0011).
+    d_ignored: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Of n_ignored: automated, bulk or list mail; mail or meetings beyond the audience cap.
+    n_bulk: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    n_crowd: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

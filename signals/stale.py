@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 
+from signals.aggregate import CROWD_COUNT_LIMIT
 from signals.db import dialect_insert
 from signals.ingest import chunks
 from signals.meta import StoreFacts, read_facts
@@ -103,8 +104,8 @@ def touched_pairs(conn: Connection, interaction_ids: Iterable[int], facts: Store
                     if other != author
                     for pair in ((author, other), (other, author))
                 ]
-            elif kinds[interaction] == Kind.MEETING.value and len(people) > facts.max_audience + 1:
-                continue
+            elif kinds[interaction] == Kind.MEETING.value and len(people) > CROWD_COUNT_LIMIT + 1:
+                continue  # as the aggregate: an all-hands is not even counted as left out
             else:
                 linked = [(a, b) for a in people for b in people if a != b]
             out.update((i, lead) for i, lead in linked if is_introducer(i) and is_lead(lead))

@@ -212,7 +212,10 @@ def person_id(session: Session, name: str) -> int:
 async def test_who_knows_lists_tricia_first(client: Client, connector: Connector) -> None:
     card = await say(client, connector, "who knows Yvonne McKay")
     text = card_text(card)
-    assert text.index("Tricia Potter") < text.index("Ray Tanaka") < text.index("Dana Birk")
+    # Dana met her once; Ray's mail was never answered: at most Weak, below Dana.
+    assert text.index("Tricia Potter") < text.index("Dana Birk") < text.index("Ray Tanaka")
+    assert "sent, never answered" in text
+    assert "Stale: mail up to 2 days ago" in text  # the newest message is two days old
     assert "Blaine Carmack" not in text
     assert "New store opened this year" in text
     assert {a["verb"] for a in actions(card)} >= {verbs.DETAILS, verbs.INTRODUCE}
@@ -343,6 +346,7 @@ async def test_list_view_pages_and_details(
         "value"
     ]
     assert "+1 555 0104" in card_text(details)
+    assert "Counted: " in card_text(details) and "mail up to " in card_text(details)
     far = (await click(client, connector, verbs.LIST, {"lead": lead, "page": 99}))["value"]
     assert "Tricia Potter" in card_text(far)  # clamped to the last page
 

@@ -29,7 +29,14 @@ from cards.introduction import (
 from cards.listview import MAX_PAGE_SIZE, list_card, page_view
 from cards.result import result_card
 from cards.settings import DEFAULT_INTRO_TEMPLATE, LIST_PAGE_SIZE
-from cards.views import ComposeView, DetailsView, EvidenceView, LeadView, ResultView
+from cards.views import (
+    ComposeView,
+    DetailsView,
+    EvidenceView,
+    FreshnessView,
+    LeadView,
+    ResultView,
+)
 
 TODAY = date(2025, 6, 16)
 SAMPLES = sample_views(TODAY)
@@ -69,6 +76,7 @@ def test_gallery_covers_every_card_family() -> None:
     expected = {
         "welcome.json", "help.json", "result.json", "result_requester_knows.json",
         "result_company.json", "result_nobody.json", "details.json", "details_company.json",
+        "details_one_way.json",
         "list_page1.json", "list_page2.json", "list_longest.json", "compose.json",
         "request.json", "status_sent.json", "status_already_requested.json",
         "status_cancelled.json", "status_unreachable.json", "status_accepted.json",
@@ -200,6 +208,53 @@ def test_details_shows_evidence_and_contact() -> None:
     assert facts[texts.FACT_EMAILS_FROM] == "9"
     assert facts[texts.FACT_MEETINGS] == "3"
     assert verbs.INTRODUCE in verbs_of(card)
+
+
+def test_details_explain_what_counted_and_what_did_not() -> None:
+    text = all_text(GALLERY["details.json"])
+    assert texts.WHY_HEADING in text
+    assert "Counted: 12 e-mails to Yvonne and 9 back (7 of them replies), 3 meetings, 1 call" in (
+        text
+    )
+    assert "Not counted" not in text and "Stronger with" not in text  # Strong, nothing left out
+    assert "Mail up to 2 hours ago" in text
+
+
+def test_a_one_way_weak_tie_says_never_answered_and_what_would_help() -> None:
+    card = GALLERY["details_one_way.json"]
+    text = all_text(card)
+    assert "30 e-mails sent, never answered" in text
+    assert (
+        "Not counted: 2 newsletters or list e-mails and 1 e-mail or meeting with over 50 people"
+        in text
+    )
+    assert "Yvonne McKay has never written back, met or called" in text
+    assert "Stronger with: a reply from Yvonne, a meeting or a call" in text
+
+
+def test_every_answer_says_how_fresh_and_plainly_when_stale() -> None:
+    for name in ("result.json", "details.json", "list_page1.json"):
+        assert "Mail up to 2 hours ago" in all_text(GALLERY[name]), name
+    stale = GALLERY["result_requester_knows.json"]
+    line = next(n for n in walk(stale) if str(n.get("text", "")).startswith("Stale:"))
+    assert line["text"] == "Stale: mail up to 3 days ago; mail sync failing (2 sources)"
+    assert line["color"] == "warning"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "stale", "failing", "line"),
+    [
+        (1, False, 0, "Mail up to just now"),
+        (25, False, 0, "Mail up to 25 minutes ago"),
+        (120, False, 0, "Mail up to 2 hours ago"),
+        (26 * 60, True, 0, "Stale: mail up to 26 hours ago"),
+        (5 * 24 * 60, True, 0, "Stale: mail up to 5 days ago"),
+        (None, True, 0, "No mail synced or imported yet"),
+        (None, True, 3, "Stale: mail sync failing (3 sources), no mail yet"),
+    ],
+)
+def test_freshness_line(minutes: int | None, stale: bool, failing: int, line: str) -> None:
+    assert texts.freshness_line(FreshnessView(minutes, stale, failing)) == line
 
 
 def test_requested_colleague_gets_no_second_introduce_button() -> None:
@@ -433,6 +488,8 @@ def test_evidence_line_states_only_what_happened() -> None:
         texts.evidence_line(one_way, TODAY)
         == "3 e-mails sent, none received · last contact 2 days ago"
     )
+    never = EvidenceView(emails_to_lead=30, heard=False)
+    assert texts.evidence_line(never, TODAY) == "30 e-mails sent, never answered"
     received = EvidenceView(emails_from_lead=1)
     assert texts.evidence_line(received, TODAY) == "1 e-mail received"
     assert texts.evidence_line(EvidenceView(), TODAY) == "No recent contact on record"

@@ -35,8 +35,12 @@ def test_tricia_first_and_strong_ray_below(demo_url: str) -> None:
     names = [c.person.display_name for c in answer.colleagues]
     tiers = {c.person.display_name: c.tier.value for c in answer.colleagues}
     assert names[0] == "Tricia Potter" and tiers["Tricia Potter"] == "Strong"
-    assert names.index("Ray Tanaka") > 0 and tiers["Ray Tanaka"] != "Strong"
     ray = answer.colleagues[names.index("Ray Tanaka")]
+    # Thirty e-mails, never answered: Weak, and below everyone she has written to or met.
+    assert tiers["Ray Tanaka"] == "Weak" and not ray.best.evidence.heard
+    two_way = [c.person.display_name for c in answer.colleagues if c.best.evidence.heard]
+    assert {"Priya Raman", "Marcus Webb", "Hector Ruiz"} <= set(two_way)
+    assert names[: len(two_way)] == two_way and names.index("Ray Tanaka") >= len(two_way)
     tricia = answer.colleagues[0]
     assert ray.best.raw_count > tricia.best.evidence.emails_to  # more mail, weaker tie
     assert len(answer.colleagues) >= 6
@@ -44,6 +48,15 @@ def test_tricia_first_and_strong_ray_below(demo_url: str) -> None:
     for never in ("Grant Holloway", "Contoso Sales"):  # departed; shared mailbox
         assert never not in names
     assert answer.coverage is not None and answer.coverage.opted_out > 0
+
+
+def test_ask_table_says_never_answered_and_how_fresh(demo_url: str) -> None:
+    result = CliRunner().invoke(main, ["ask", "who knows Yvonne McKay", "--all", "--db", demo_url])
+    assert result.exit_code == 0, result.output
+    ray = next(line for line in result.output.splitlines() if "Ray Tanaka" in line)
+    assert "Weak" in ray and "30 e-mails sent, never answered" in ray
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith(("Mail up to", "Stale: mail up to"))
 
 
 def test_ask_json_shape(demo_url: str) -> None:
@@ -67,6 +80,8 @@ def test_ask_json_shape(demo_url: str) -> None:
     assert data["lead"]["name"] == "Yvonne McKay"
     assert "yvonne.mckay@fourthcoffee.com" in data["lead"]["emails"]
     assert data["lead"]["company"] == "Fourth Coffee"
+    assert data["freshness"]["source"] == "import" and "line" in data["freshness"]
+    assert all(c["why"][0].startswith("Counted: ") for c in data["colleagues"])
     assert len(data["colleagues"]) == 5 and data["total"] >= 6
     first = data["colleagues"][0]
     assert (first["name"], first["tier"]) == ("Tricia Potter", "Strong")

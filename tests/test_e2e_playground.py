@@ -233,7 +233,9 @@ def test_the_card_shows_tricia_potter_first_as_strong(run: Run) -> None:
     assert names[0] == "Tricia Potter"
     first = text.index("Tricia Potter")
     assert text[first + 1].endswith("Strong")
-    assert text.index("Tricia Potter") < text.index("Ray Tanaka")
+    # Ray's thirty unanswered e-mails: Weak, below everyone she answered, off the top five.
+    assert "Ray Tanaka" not in text and text.index("Tricia Potter") < text.index("Priya Raman")
+    assert any(line.startswith(("Mail up to", "Stale: mail up to")) for line in text)
     assert any(line.startswith("List view") for line in text)
 
 
@@ -246,7 +248,8 @@ def test_clicks_replace_the_card_instead_of_adding_one(run: Run) -> None:
     listing = lines(last_card(run, "list_view"))
     assert listing[0] == "Everyone who knows Yvonne McKay"
     tricia = listing.index("1. Tricia Potter ●●● Strong")
-    assert tricia < listing.index("2. Ray Tanaka ●●○ Moderate")
+    ray = next(i for i, line in enumerate(listing) if line.endswith("Ray Tanaka ●○○ Weak"))
+    assert tricia < listing.index("2. Priya Raman ●●○ Moderate") < ray
     assert not any("Who knows Yvonne McKay" in c for c in steps["list_view"]["cards"])
     assert lines(last_card(run, "compose"))[0] == "Ask Tricia Potter for an introduction"
     sent = last_card(run, "sent")
@@ -278,7 +281,8 @@ def test_the_playground_recorded_the_conversation(run: Run) -> None:
     assert len(answer) == 1
     assert answer[0]["response"]["statusCode"] == 201
     card = card_json(answer[0])
-    assert card.index("Tricia Potter") < card.index("Strong") < card.index("Ray Tanaka")
+    assert card.index("Tricia Potter") < card.index("Strong") < card.index("Priya Raman")
+    assert "Ray Tanaka" not in card  # Weak, below everyone she answered: off the top five
 
     clicks = invokes(run)
     assert [verb_of(r) for r in clicks] == ["list", "introduce", "send", "opt_out_confirm"]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from scoring.evaluation import Metrics, choose_cutoffs, evaluate
+from scoring.evaluation import Metrics, choose_cutoffs, evaluate, paired_bootstrap
+from scoring.strength import Weights
 from signals.ingest import Writer, write_all
-from signals.models import Kind
-from signals.records import InteractionRecord, Party
+from signals.models import Kind, Response
+from signals.records import Attendee, InteractionRecord, Party
 from signals.store import create_store
 
 T = datetime(2026, 6, 1, tzinfo=UTC)
@@ -54,6 +55,11 @@ def test_model_beats_raw_count_where_reciprocity_matters(tmp_path: Path) -> None
     assert report["queries"] == 2
     assert models["model"]["hit1"] == 1.0
     assert models["raw_count"]["hit1"] == 0.5  # the seller outranks the friend for X
+    tiers = report["tiers"]
+    assert isinstance(tiers, dict) and set(tiers) == {"Strong", "Moderate", "Weak"}
+    # X's friend and X (each other's relevant ones) and the seller (never answered, Weak).
+    assert sum(t["candidates"] for t in tiers.values()) == 3
+    assert tiers["Weak"]["in_touch"] == 0 and tiers["Weak"]["candidates"] == 1
     # Random order: the friend is first for X half the time; the friend's query is trivial.
     assert models["random"]["mrr"] == pytest.approx((0.5 * (1 + 0.5) + 1) / 2, abs=0.03)
 
@@ -78,3 +84,51 @@ def test_cutoffs_are_spread_and_leave_a_horizon() -> None:
     cuts = choose_cutoffs(times, 5, timedelta(days=30))
     assert len(cuts) == 5 and cuts == sorted(cuts)
     assert all(c <= times[-1] - timedelta(days=30) for c in cuts)
+
+
+def test_paired_bootstrap_brackets_the_mean_difference() -> None:
+    same = paired_bootstrap([1.0, 0.0, 0.5], [1.0, 0.0, 0.5])
+    assert same == {"diff": 0.0, "low": 0.0, "high": 0.0}
+    better = paired_bootstrap([1.0] * 50 + [0.0] * 50, [0.0] * 100)
+    assert better["diff"] == 0.5 and 0.35 < better["low"] < 0.5 < better["high"] < 0.65
+
+
+def test_left_out_mail_ranks_a_pair_above_strangers(tmp_path: Path) -> None:
+    """Before T the lead and A only exchanged list mail, B only a cancelled meeting:
+    with left-out mail as weak evidence A ranks first; without it A ties with B."""
+    a, b = Party("a@us.example"), Party("b@us.example")
+    recs = [
+        InteractionRecord(Kind.EMAIL, f"<l{i}@t>", T - timedelta(days=9 + i), a, to=[X], bulk=True)
+        for i in range(2)
+    ]
+    recs.append(
+        InteractionRecord(
+            Kind.MEETING,
+            "m@t",
+            T - timedelta(days=3),
+            b,
+            attendees=[Attendee(X.email, "", Response.ACCEPTED)],
+            cancelled=True,
+        )
+    )
+    recs.append(InteractionRecord(Kind.EMAIL, "<p@t>", T + timedelta(days=2), X, to=[a]))
+    engine = create_store(f"sqlite:///{tmp_path / 'e.db'}", pair_mode="all")
+    write_all(Writer(engine, internal_domains=[]), recs)
+    without = Weights.from_settings({"WHOKNOWS_WEIGHT_IGNORED": "0"})
+    report = evaluate(engine, cutoff_times=[T], seeds=200, variants={"without": without})
+    models = report.to_json()["models"]
+    assert isinstance(models, dict)
+    assert models["model"]["hit1"] > models["without"]["hit1"]
+    diff = report.differences()["without"]["hit1"]
+    assert diff["diff"] > 0 and diff["low"] <= diff["diff"] <= diff["high"]
+
+
+def test_variants_are_parsed_or_refused_clearly() -> None:
+    from cli.ask import parse_variants
+    from cli.common import UsageFailure
+
+    variants = parse_variants(("factor:WHOKNOWS_ONE_WAY=factor,WHOKNOWS_RECIPROCITY_BETA=1",))
+    assert variants["factor"].one_way == "factor" and variants["factor"].beta == 1.0
+    for bad in ("nocolon", "x:WHOKNOWS_ONE_WAY", "x:WHOKNOWS_ONE_WAY=sideways"):
+        with pytest.raises(UsageFailure, match="--variant"):
+            parse_variants((bad,))

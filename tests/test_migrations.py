@@ -32,9 +32,14 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
     assert db.current_revision(engine) == db.head_revision(engine)
 
 
+# Columns added after 0003 (migration 0011), absent once the test has gone back there.
+_LATER_COLUMNS = {"d_ignored", "n_bulk", "n_crowd"}
+
+
 def _pairs(engine: Engine) -> list[tuple[Any, ...]]:
+    columns = [c for c in PairStrength.__table__.c if c.name not in _LATER_COLUMNS]
     with engine.connect() as conn:
-        rows = conn.execute(select(PairStrength.__table__).order_by("lead_id", "introducer_id"))
+        rows = conn.execute(select(*columns).order_by("lead_id", "introducer_id"))
         return [tuple(row) for row in rows]
 
 
@@ -112,3 +117,20 @@ def test_a_full_rebuild_writes_pairs_in_key_order(
         rebuilt = [tuple(row) for row in conn.exec_driver_sql(query)]
     assert rebuilt == sorted(written)
     engine.dispose()
+
+
+def test_left_out_evidence_columns_survive_a_downgrade(engine: Engine) -> None:
+    """Migration 0011: the left-out counts come and go without touching the pairs."""
+    write_all(
+        Writer(engine),
+        [InteractionRecord(Kind.EMAIL, "<a@x>", T0, ANN, to=[LEAD], bulk=True)],
+    )
+    before = _pairs(engine)
+    with engine.connect() as conn:
+        ignored = conn.execute(select(PairStrength.n_bulk, PairStrength.d_ignored)).all()
+    assert ignored and all(n == 1 and d > 0 for n, d in ignored)
+    command.downgrade(db.alembic_config(engine), "0005")
+    assert not _LATER_COLUMNS & {c["name"] for c in inspect(engine).get_columns("pair_strength")}
+    assert _pairs(engine) == before
+    db.upgrade(engine)
+    test_migrated_schema_matches_the_models(engine)

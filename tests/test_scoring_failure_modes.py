@@ -119,9 +119,84 @@ def test_two_way_beats_one_way_sales_sequence(engine: Engine, session: Session) 
     m.write(engine)
     answer = who(session)
     assert names(answer) == ["Tricia Potter", "Ray Tanaka"]
-    assert tiers(answer) == {"Tricia Potter": "Strong", "Ray Tanaka": "Moderate"}
+    assert tiers(answer) == {"Tricia Potter": "Strong", "Ray Tanaka": "Weak"}
     ray_row = answer.colleagues[1]
     assert ray_row.best.evidence.emails_to == 30 and ray_row.best.evidence.emails_from == 0
+    assert not ray_row.best.evidence.heard and answer.colleagues[0].best.evidence.heard
+
+
+def test_never_answered_ranks_below_any_two_way_contact(engine: Engine, session: Session) -> None:
+    """Thirty unanswered e-mails outscore one old meeting, yet rank below it and stay Weak."""
+    m = Mail()
+    ray, marcus, hector = (
+        colleague("Ray Tanaka"),
+        colleague("Marcus Webb"),
+        colleague("Hector Ruiz"),
+    )
+    for i in range(30):
+        m.email(2 + i, ray, [LEAD])
+    m.meeting(300, marcus, [LEAD])
+    m.email(400, LEAD, [hector])  # she wrote to him once, long ago
+    m.write(engine)
+    answer = who(session)
+    assert names(answer) == ["Marcus Webb", "Hector Ruiz", "Ray Tanaka"]
+    by_name = {c.person.display_name: c for c in answer.colleagues}
+    assert by_name["Ray Tanaka"].score > by_name["Marcus Webb"].score
+    assert tiers(answer)["Ray Tanaka"] == "Weak"
+
+
+@pytest.mark.parametrize(("rule", "order", "ray_tier"), [
+    ("factor", ["Ray Tanaka", "Marcus Webb"], "Moderate"),
+    ("cap", ["Ray Tanaka", "Marcus Webb"], "Weak"),
+    ("gate", ["Marcus Webb", "Ray Tanaka"], "Weak"),
+])  # fmt: skip
+def test_one_way_rules(
+    engine: Engine,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    rule: str,
+    order: list[str],
+    ray_tier: str,
+) -> None:
+    """The ablation of docs/evaluation.md: today's factor, a cap at Weak, the gate."""
+    monkeypatch.setenv("WHOKNOWS_ONE_WAY", rule)
+    m = Mail()
+    ray, marcus = colleague("Ray Tanaka"), colleague("Marcus Webb")
+    for i in range(30):
+        m.email(2 + i, ray, [LEAD])
+    m.meeting(300, marcus, [LEAD])
+    m.write(engine)
+    answer = who(session)
+    assert names(answer) == order
+    assert tiers(answer)["Ray Tanaka"] == ray_tier
+
+
+def test_a_mistyped_one_way_rule_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scoring.strength import Weights
+
+    monkeypatch.setenv("WHOKNOWS_ONE_WAY", "gaet")
+    with pytest.raises(ValueError, match="WHOKNOWS_ONE_WAY must be one of gate, cap, factor"):
+        Weights.from_settings()
+
+
+def test_list_mail_orders_but_never_lists(engine: Engine, session: Session) -> None:
+    """Bulk mail is weak evidence: it ranks a pair above a stranger in the evaluation,
+    but a colleague with nothing else is not shown."""
+    m = Mail()
+    bonnie, tricia = colleague("Bonnie Kearney"), colleague("Tricia Potter")
+    for i in range(4):
+        m.email(10 + i * 30, bonnie, [LEAD], bulk=True)
+    m.exchange(20, tricia)
+    m.write(engine)
+    answer = who(session)
+    assert names(answer) == ["Tricia Potter"]
+    lead_id = answer.colleagues[0].best.lead_id
+    from scoring.ranking import rank
+
+    everyone, _ = rank(session, [lead_id], now=NOW, include_zero=True)
+    bonnie_row = next(c for c in everyone if c.person.display_name == "Bonnie Kearney")
+    assert bonnie_row.score > 0 and bonnie_row.best.strength.counted == 0
+    assert bonnie_row.best.evidence.bulk == 4
 
 
 def test_lead_mailing_the_whole_team_once_makes_no_strong_tie(
