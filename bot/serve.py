@@ -57,7 +57,12 @@ def make_serve_command(bot_factory: BotFactory) -> click.Command:
                 raise UsageFailure("; ".join(problems))
         engine = open_store_or_exit(db_url)
         bot = bot_factory(engine)
-        app = create_app(bot, host=BotHost(bot, config), readiness=engine_readiness(engine))
+        app = create_app(
+            bot,
+            host=BotHost(bot, config),
+            readiness=engine_readiness(engine),
+            background=getattr(bot, "run_background", None),
+        )
         if config.dev_mode:
             click.echo(
                 "whoknows: local development mode (no MicrosoftAppId): requests are not "

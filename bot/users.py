@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import settings as bot_settings
+from cards import texts
 from cards.views import (
     PersonRef,
 )
@@ -47,6 +48,14 @@ class User:
     @property
     def ref(self) -> PersonRef:
         return PersonRef(self.name, self.email, self.person_id, self.upn or self.email)
+
+
+def check_asker(user: User | None) -> User:
+    """The one check before an answer names anyone (chat-free surfaces call it: the search
+    extension, link unfurling): the asker must be a colleague in the directory."""
+    if user is None:
+        raise Refusal(texts.SEARCH_NOT_A_COLLEAGUE)
+    return user
 
 
 def utcnow() -> datetime:
