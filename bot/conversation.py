@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from bot import extension, headsup, introductions, lookup, privacy, users
 from bot import settings as bot_settings
 from bot.auth import AuthConfig
-from bot.commands import Command, Parsed, parse
+from bot.commands import Command, Parsed, normalise, parse
 from bot.mailer import Mailer, mailer_from_settings
 from bot.turn import (
     Bot,
@@ -135,6 +135,8 @@ class WhoKnowsBot(Bot):
 
     async def on_message(self, turn: Turn, io: Reply) -> None:
         """Answer a typed command; a slow answer is acknowledged first, then replaces it."""
+        if _inserted_card(turn):
+            return
         parsed = parse(turn.text)
         user = await self.user_of(turn)
         task = asyncio.ensure_future(self._answer(parsed, turn, user))
@@ -416,6 +418,12 @@ async def _my_data_verb(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
     return await bot._my_data(user)
+
+
+def _inserted_card(turn: Turn) -> bool:
+    """A card the user inserted from the search extension or a link unfurl and sent: Teams
+    posts it with only a placeholder for text. It is for the people in the chat; no answer."""
+    return turn.value is None and bool(turn.raw.get("attachments")) and not normalise(turn.text)
 
 
 def _card_or_text(content: View | str) -> dict[str, Any] | str:

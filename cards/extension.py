@@ -56,8 +56,10 @@ def search_preview(view: ResultView) -> dict[str, Any]:
             top.name if top else None, view.lead.name, top.tier if top else None, view.total
         ),
     }
-    if sub := lead_subtitle(view.lead):
-        content["subtitle"] = sub
+    lead = view.lead
+    sub = (lead.emails[0] if lead.emails else None) if lead.is_company else lead.company
+    if sub := sub or (lead.emails[0] if lead.emails else None):
+        content["subtitle"] = sub  # one short line: list entries have no room for two
     return {"contentType": THUMBNAIL, "content": content}
 
 

@@ -311,3 +311,22 @@ async def test_notify_off_and_on(client: Client, connector: Connector, session: 
     assert await scenarios.say(client, connector, "Notify on") == texts.NOTIFY_ON_DONE
     session.expire_all()
     assert session.get(NotifyPreference, blaine).heads_up is True  # type: ignore[union-attr]
+
+
+async def test_a_sent_inserted_card_gets_no_answer(client: Client, connector: Connector) -> None:
+    """Teams posts an inserted card with a placeholder for text; the bot stays quiet."""
+    placeholder = (
+        '<span class="inline-compose-card" itemid="0" '
+        'itemtype="http://schema.skype.com/InputExtension"><span content="0" '
+        'itemprop="cardId"></span></span>'
+    )
+    card = {"contentType": "application/vnd.microsoft.card.adaptive", "content": {"type": "x"}}
+    body = teams.message(
+        placeholder, service_url=connector.service_url, sender=scenarios._user(1),
+        attachments=[card],
+    )  # fmt: skip
+    response = await client.post("/api/messages", json=body)
+    assert response.status == 200
+    assert connector.records == []
+    # Without the card the same empty text still gets help.
+    assert "help" in scenarios.card_text(await scenarios.say(client, connector, placeholder))
