@@ -83,9 +83,14 @@ def query_of(value: Mapping[str, Any]) -> tuple[str, int]:
     return " ".join(text.split())[:200], max(skip, 0)
 
 
-def _hit(session: Session, choice: MatchChoice, user: User) -> ResultView:
-    kind = "company" if choice.is_company else "person"
-    return lookup.result_view(session, lookup.answer_for(session, kind, choice.lead_id, user), user)
+def _shared(session: Session, kind: str, lead_id: int) -> ResultView:
+    """The answer as a card for a whole conversation: ranked for nobody in particular (no
+    "you know them yourself", no "requested"); each viewer's own state comes by refresh."""
+    return lookup.result_view(session, lookup.answer_for(session, kind, lead_id, None), None)
+
+
+def _hit(session: Session, choice: MatchChoice) -> ResultView:
+    return _shared(session, "company" if choice.is_company else "person", choice.lead_id)
 
 
 def search(
@@ -94,7 +99,7 @@ def search(
     """``composeExtension/query``: matching leads, each with their strongest connection in
     the preview and the summary card to insert."""
     try:
-        asker = check_asker(user)
+        check_asker(user)
     except Refusal as refusal:
         return message(str(refusal))
     text, skip = query_of(value)
@@ -102,7 +107,7 @@ def search(
         return message(texts.SEARCH_HINT)
     if skip:
         return results([])  # every match is on the first page
-    found = lookup.who_knows(session, text, asker)
+    found = lookup.who_knows(session, text, None)  # a shared card: see _shared
     views: list[ResultView]
     if isinstance(found, ResultView):
         views = [found]
@@ -111,7 +116,7 @@ def search(
         views = []
         for choice in choices[:MAX_RESULTS]:
             try:
-                views.append(_hit(session, choice, asker))
+                views.append(_hit(session, choice))
             except Refusal:
                 continue
         if not views:
@@ -177,17 +182,16 @@ def unfurl(
     if link is None:
         return results([])
     try:
-        asker = check_asker(user)
+        check_asker(user)
     except Refusal:
         return _anonymous()
     record = _record(session, *link)
     if record is None or record.person_id is None:
         return results([])
     try:
-        answer = lookup.answer_for(session, "person", record.person_id, asker)
+        view = _shared(session, "person", record.person_id)
     except Refusal:
         return results([])
-    view = lookup.result_view(session, answer, asker)
     return results([_attachment(build_card(UnfurlView(view)), search_preview(view))])
 
 

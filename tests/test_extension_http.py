@@ -330,3 +330,29 @@ async def test_a_sent_inserted_card_gets_no_answer(client: Client, connector: Co
     assert connector.records == []
     # Without the card the same empty text still gets help.
     assert "help" in scenarios.card_text(await scenarios.say(client, connector, placeholder))
+
+
+async def test_shared_cards_carry_nobodys_own_state(
+    client: Client, connector: Connector, session: Session, crm: str
+) -> None:
+    """What goes into a conversation is the same whoever inserted it: Tricia's own search
+    lists her like anyone else and says nothing about her requests."""
+    lead = scenarios.person_id(session, "Yvonne McKay")
+    ray = scenarios.person_id(session, "Ray Tanaka")
+    await scenarios.click(
+        client, connector, verbs.SEND, {"lead": lead, "colleague": ray, "note": "Hi"}, n=2
+    )
+    connector.clear()
+    answer = result_of(
+        await invoke(client, connector, "composeExtension/query", query("Yvonne McKay"), n=2)
+    )
+    card = answer["attachments"][0]["content"]
+    assert "Tricia Potter" in dump(card["body"])
+    assert texts.REQUESTED not in dump(card) and "yourself" not in dump(card)
+    unfurled = (await unfurl(client, connector, record_url("lead", LEAD_GUID), n=2))["attachments"][
+        0
+    ]["content"]
+    assert "Tricia Potter" in dump(unfurled) and "yourself" not in dump(unfurled)
+    # Her own view arrives by refresh: the request she made shows there.
+    mine = await scenarios.click(client, connector, verbs.SHARED, {"lead": lead}, n=2)
+    assert texts.REQUESTED in dump(mine["value"])
