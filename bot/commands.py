@@ -17,6 +17,8 @@ class Command(enum.StrEnum):
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
     MY_DATA = "my_data"
+    NOTIFY_OFF = "notify_off"
+    NOTIFY_ON = "notify_on"
     UNKNOWN = "unknown"
 
 
@@ -47,6 +49,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Command], ...] = (
             r"^(?:my\s+data|what\s+do\s+you\s+(?:know|have|store)\s+about\s+me)$", re.IGNORECASE
         ),
         Command.MY_DATA,
+    ),
+    (
+        re.compile(r"^(?:notify|notifications?|heads[\s-]*ups?)\s+off$", re.IGNORECASE),
+        Command.NOTIFY_OFF,
+    ),
+    (
+        re.compile(r"^(?:notify|notifications?|heads[\s-]*ups?)\s+on$", re.IGNORECASE),
+        Command.NOTIFY_ON,
     ),
 )
 

@@ -22,16 +22,17 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from bot import introductions, lookup, privacy, users
+from bot import extension, headsup, introductions, lookup, privacy, users
 from bot import settings as bot_settings
 from bot.auth import AuthConfig
-from bot.commands import Command, Parsed, parse
+from bot.commands import Command, Parsed, normalise, parse
 from bot.mailer import Mailer, mailer_from_settings
 from bot.turn import (
     Bot,
     ConversationReference,
     DeliveryError,
     InvokeResult,
+    Proactive,
     Reply,
     Turn,
     UserAddress,
@@ -47,8 +48,10 @@ from cards.views import (
     NoticeView,
     PersonRef,
     PrivacyView,
+    SharedResultView,
 )
 from signals import stale
+from signals import sync_settings as sync_settings
 
 log = logging.getLogger("whoknows.bot")
 T = TypeVar("T")
@@ -123,6 +126,10 @@ class WhoKnowsBot(Bot):
         if not task.cancelled() and task.exception() is not None:
             log.warning("refreshing the connections failed: %r", task.exception())
 
+    async def run_background(self, proactive: Proactive) -> None:
+        """Send new-lead heads-ups while the server runs (``bot.headsup``)."""
+        await headsup.HeadsUpSender(self.engine).run_forever(proactive)
+
     async def settle(self) -> None:
         """Wait for the background work started so far."""
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -151,6 +158,8 @@ class WhoKnowsBot(Bot):
 
     async def on_message(self, turn: Turn, io: Reply) -> None:
         """Answer a typed command; a slow answer is acknowledged first, then replaces it."""
+        if _inserted_card(turn):
+            return
         parsed = parse(turn.text)
         user = await self.user_of(turn)
         if parsed.command == Command.WHO_KNOWS and not allowed(user, ASKER):
@@ -179,6 +188,10 @@ class WhoKnowsBot(Bot):
                 return await self._opt_in(user)
             if parsed.command == Command.MY_DATA:
                 return await self._my_data(user)
+            if parsed.command in (Command.NOTIFY_OFF, Command.NOTIFY_ON):
+                on = parsed.command == Command.NOTIFY_ON
+                await self.db(headsup.set_preference, users.check_asker(user).person_id, on)
+                return texts.NOTIFY_ON_DONE if on else texts.NOTIFY_OFF_DONE
             return HelpView(welcome=False, user_name=turn.from_name or None)
         except Refusal as refusal:
             return str(refusal)
@@ -195,6 +208,8 @@ class WhoKnowsBot(Bot):
     # -- card clicks ---------------------------------------------------------------
 
     async def on_invoke(self, turn: Turn, io: Reply) -> InvokeResult:
+        if turn.name in extension.NAMES:
+            return InvokeResult(200, await self._extension(turn))
         if turn.name != "adaptiveCard/action":
             return InvokeResult.error(400, "BadRequest", texts.UNSUPPORTED_INVOKE)
         handler = VERBS.get(turn.verb or "")
@@ -212,6 +227,18 @@ class WhoKnowsBot(Bot):
             log.exception("card action %s failed (reference %s)", turn.verb, reference)
             view = ErrorView(reference=reference)
         return InvokeResult.card(build_card(view))
+
+    async def _extension(self, turn: Turn) -> dict[str, Any]:
+        """Search and link unfurling (``bot.extension``); the user is looked up again, and
+        no conversation is remembered (the invoke comes from whatever chat they type in)."""
+        value = turn.value if isinstance(turn.value, dict) else {}
+        crm_url = sync_settings.DATAVERSE_URL.get()
+        if turn.name == extension.ANONYMOUS_QUERY_LINK:
+            return extension.anonymous_unfurl(value, crm_url)
+        user = await self.db(users.find_user, turn.from_aad_object_id, self.dev_mode)
+        if turn.name == extension.QUERY:
+            return await self.db(extension.search, value, user, turn.from_id)
+        return await self.db(extension.unfurl, value, user, crm_url)
 
     async def _opt_out_prompt(self, user: User | None) -> View:
         if user is None:
@@ -243,6 +270,22 @@ async def _summary(
     def work(session: Session) -> View:
         answer = lookup.answer_for(session, kind, lead_id, user)
         return lookup.result_view(session, answer, user)
+
+    return await bot.db(work)
+
+
+@on_verb(verbs.SHARED)
+async def _shared(
+    bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
+) -> View:
+    """A shared summary refreshed for one viewer: their own state, their own buttons."""
+    viewer = users.check_asker(user)
+    kind, lead_id = _lead(data)
+
+    def work(session: Session) -> View:
+        answer = lookup.answer_for(session, kind, lead_id, viewer)
+        view = lookup.result_view(session, answer, viewer)
+        return SharedResultView(view, (turn.from_id,) if turn.from_id else ())
 
     return await bot.db(work)
 
@@ -403,6 +446,12 @@ async def _my_data_verb(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
     return await bot._my_data(user)
+
+
+def _inserted_card(turn: Turn) -> bool:
+    """A card the user inserted from the search extension or a link unfurl and sent: Teams
+    posts it with only a placeholder for text. It is for the people in the chat; no answer."""
+    return turn.value is None and bool(turn.raw.get("attachments")) and not normalise(turn.text)
 
 
 def _card_or_text(content: View | str) -> dict[str, Any] | str:

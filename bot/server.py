@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -20,10 +20,12 @@ from sqlalchemy import Engine, text
 
 from bot import settings
 from bot.hosting import Host, HostResponse, create_host
-from bot.turn import Bot
+from bot.turn import Bot, Proactive
 
 log = logging.getLogger("whoknows.bot")
 
+Background = Callable[[Proactive], Awaitable[None]]
+"""Work the server runs beside the requests until it stops (the new-lead heads-ups)."""
 Readiness = Callable[[], Awaitable[object]]
 """Checks a dependency (the database); raises or returns False when it is not usable."""
 
@@ -119,8 +121,11 @@ def create_app(
     host: Host | None = None,
     readiness: Readiness | None = None,
     max_body_bytes: int | None = None,
+    background: Background | None = None,
 ) -> web.Application:
-    """The web application serving ``bot``; ``host`` defaults to one built from the settings."""
+    """The web application serving ``bot``; ``host`` defaults to one built from the settings.
+
+    ``background`` runs from start-up to shutdown with the host's proactive sender."""
     limit = max_body_bytes if max_body_bytes is not None else settings.MAX_REQUEST_BYTES.get()
     app = web.Application(client_max_size=limit, middlewares=[error_middleware])
     app[HOST_KEY] = bot_host = host or create_host(bot)
@@ -129,6 +134,16 @@ def create_app(
         await bot_host.close()
 
     app.on_cleanup.append(close_host)
+    if background is not None:
+        work = background
+
+        async def run_background(_app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.ensure_future(work(bot_host.proactive))
+            yield
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        app.cleanup_ctx.append(run_background)
     app[READINESS_KEY] = readiness
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)

@@ -175,3 +175,46 @@ ACK_AFTER_SECONDS = declare(
     "that the answer then replaces.",
     section=CONVERSATION,
 )
+
+HEADS_UP_SECTION = "New-lead heads-up"
+
+HEADS_UP = declare(
+    "heads_up",
+    True,
+    "Tell colleagues who knows a lead when the Dynamics 365 sync sees it newly assigned to "
+    "them: the default for everyone who has not typed `notify off` or `notify on`.",
+    section=HEADS_UP_SECTION,
+)
+HEADS_UP_PER_COLLEAGUE_PER_DAY = declare(
+    "heads_up_per_colleague_per_day",
+    5,
+    "Heads-ups one colleague gets in 24 hours; more wait for the next day (see "
+    "`WHOKNOWS_HEADS_UP_MAX_AGE_HOURS`).",
+    section=HEADS_UP_SECTION,
+)
+HEADS_UP_PER_TENANT_PER_MINUTE = declare(
+    "heads_up_per_tenant_per_minute",
+    30,
+    "Heads-ups sent per minute in one tenant (Teams allows about 50 messages per second per "
+    "app and tenant; bulk assignments should not crowd out answers).",
+    section=HEADS_UP_SECTION,
+)
+HEADS_UP_MAX_AGE_HOURS = declare(
+    "heads_up_max_age_hours",
+    72,
+    "A heads-up held back by a limit for longer than this is dropped: old news.",
+    section=HEADS_UP_SECTION,
+)
+HEADS_UP_INTERVAL_SECONDS = declare(
+    "heads_up_interval_seconds",
+    60.0,
+    "How often `whoknows serve` looks for heads-ups to send.",
+    section=HEADS_UP_SECTION,
+)
+TEAMS_SERVICE_URL = declare(
+    "teams_service_url",
+    "https://smba.trafficmanager.net/teams/",
+    "Bot Connector address for a heads-up to a colleague the bot has not talked to yet, "
+    "used when no stored conversation gives one.",
+    section=HEADS_UP_SECTION,
+)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import access
 from bot import settings as bot_settings
+from cards import texts
 from cards.views import (
     PersonRef,
 )
@@ -53,6 +54,15 @@ class User:
     @property
     def ref(self) -> PersonRef:
         return PersonRef(self.name, self.email, self.person_id, self.upn or self.email)
+
+
+def check_asker(user: User | None) -> User:
+    """The one check before an answer names anyone (chat-free surfaces call it: the search
+    extension, link unfurling): the asker must be a colleague in the directory who may ask
+    (enabled, not a guest, in the allowed groups when they are set: ``bot.access``)."""
+    if user is None or not user.may_ask:
+        raise Refusal(texts.SEARCH_NOT_A_COLLEAGUE)
+    return user
 
 
 def utcnow() -> datetime:

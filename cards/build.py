@@ -7,6 +7,7 @@ from typing import Any
 from cards.choice import choice_card, no_match_card
 from cards.details import details_card
 from cards.error import error_card
+from cards.extension import heads_up_card, shared_result_card, unfurl_card
 from cards.help import help_card
 from cards.introduction import compose_card, request_card
 from cards.listview import list_card
@@ -19,6 +20,7 @@ from cards.views import (
     ComposeView,
     DetailsView,
     ErrorView,
+    HeadsUpView,
     HelpView,
     IntroductionView,
     ListPageView,
@@ -29,6 +31,8 @@ from cards.views import (
     PrivacyView,
     RequestView,
     ResultView,
+    SharedResultView,
+    UnfurlView,
 )
 
 View = (
@@ -46,6 +50,9 @@ View = (
     | ErrorView
     | NoticeView
     | NoAccessView
+    | SharedResultView
+    | UnfurlView
+    | HeadsUpView
 )
 
 
@@ -80,4 +87,10 @@ def build_card(view: View) -> dict[str, Any]:
             return notice_card(view)
         case NoAccessView():
             return no_access_card(view)
+        case SharedResultView():
+            return shared_result_card(view)
+        case UnfurlView():
+            return unfurl_card(view)
+        case HeadsUpView():
+            return heads_up_card(view)
     raise TypeError(f"no card for {type(view).__name__}")

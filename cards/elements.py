@@ -32,6 +32,8 @@ from cards import verbs
 from cards.views import LeadView, Tier
 
 VERSION: Literal["1.5"] = "1.5"
+UNFURL_VERSION: Literal["1.3"] = "1.3"
+"""Link unfurling takes Adaptive Cards up to 1.3 only: no Action.Execute, no refresh."""
 
 Element = TextBlock | RichTextBlock | ColumnSet | Container | FactSet | ActionSet | InputText
 Action = ActionExecute | ActionOpenUrl
@@ -209,9 +211,10 @@ def card(
     *,
     full_width: bool = False,
     fallback_text: str | None = None,
+    version: Literal["1.3", "1.5"] = VERSION,
 ) -> dict[str, Any]:
-    """Assemble a schema 1.5 card and return it as a plain JSON dict."""
-    builder = AdaptiveCard.new().version(VERSION).add_items(list(body))
+    """Assemble a card (schema 1.5 unless told) and return it as a plain JSON dict."""
+    builder = AdaptiveCard.new().version(version).add_items(list(body))
     if actions:
         builder = builder.add_actions(list(actions))
     if full_width:

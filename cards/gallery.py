@@ -26,6 +26,7 @@ from cards.views import (
     ErrorView,
     EvidenceView,
     FreshnessView,
+    HeadsUpView,
     HelpView,
     IntroductionView,
     LeadView,
@@ -38,7 +39,9 @@ from cards.views import (
     PrivacyView,
     RequestView,
     ResultView,
+    SharedResultView,
     Tier,
+    UnfurlView,
 )
 
 REQUESTER = PersonRef(name="Alex Wilber", email="alex.wilber@contoso.com", person_id=1)
@@ -192,6 +195,14 @@ def sample_views(today: date) -> dict[str, View]:
         emails=1832, meetings=214, calls=37, chats=0, contacts=412, scores=389,
         requests_made=3, requests_received=1,
     )  # fmt: skip
+    result = ResultView(
+        query="Yvonne McKay", lead=YVONNE, colleagues=ranked[:5], total=len(ranked),
+        coverage=coverage, today=today,
+    )  # fmt: skip
+    new_lead = LeadView(
+        lead_id=503, name="Ana Souza", company="Fourth Coffee",
+        emails=("ana.souza@fourthcoffee.com",), topic="coffee for the new Lisbon office",
+    )  # fmt: skip
     return {
         "welcome.json": HelpView(welcome=True, user_name="Alex"),
         "help.json": HelpView(),
@@ -265,6 +276,13 @@ def sample_views(today: date) -> dict[str, View]:
             name=REQUESTER.name, email=REQUESTER.email or "", counts=counts, today=today,
             mailbox_analysed_on=today - timedelta(days=1),
             first_record=today - timedelta(days=365), last_record=today - timedelta(days=1),
+        ),
+        "shared_result.json": SharedResultView(result=result, viewer_ids=("29:alex-wilber",)),
+        "unfurl.json": UnfurlView(result=result),
+        "unfurl_anonymous.json": UnfurlView(),
+        "heads_up.json": HeadsUpView(lead=YVONNE, colleague=tricia, today=today),
+        "heads_up_nobody.json": HeadsUpView(
+            lead=new_lead, colleague=None, today=today, owner_knows_lead=True
         ),
         "error.json": ErrorView(reference="E-7F3A2C"),
         "working.json": NoticeView(text="Fourth Coffee", working=True),

@@ -492,6 +492,70 @@ NO_MATCH_HINT = (
 CLOSEST_NAMES = "Did you mean"
 NO_SUGGESTIONS = "No similar names either."
 
+# --- search extension, link unfurling, new-lead heads-up ---------------------------------
+
+
+def knows_line(colleague: str, lead_name: str, tier: Tier) -> str:
+    """One colleague and how well they know the lead, for previews and the heads-up."""
+    first = lead_name.split()[0] if lead_name.split() else lead_name
+    if tier == "Strong":
+        return f"{colleague} knows {first} well"
+    if tier == "Moderate":
+        return f"{colleague} knows {first}"
+    return f"{colleague} has been in touch with {first}"
+
+
+def search_preview_text(
+    colleague: str | None, lead_name: str, tier: Tier | None, total: int
+) -> str:
+    if colleague is None or tier is None:
+        return f"No colleague has been in touch with {lead_name} yet"
+    line = knows_line(colleague, lead_name, tier)
+    return line if total <= 1 else f"{line} (+{total - 1} more)"
+
+
+SEARCH_HINT = "Type a lead's name, e-mail address or company, e.g. Yvonne McKay or Fourth Coffee."
+
+
+def search_nothing(query: str) -> str:
+    return f"No lead called \u201c{query}\u201d. Try a name, an e-mail address or a company."
+
+
+SEARCH_NOT_A_COLLEAGUE = (
+    "Whoknows answers colleagues in your organisation's directory only. "
+    "Your administrator can check that your account is synced."
+)
+UNFURL_ASK = "Open a chat with Whoknows and type who knows {name} to ask for an introduction."
+ANONYMOUS_UNFURL_TITLE = "Who knows this lead?"
+ANONYMOUS_UNFURL_TEXT = (
+    "Whoknows shows which colleagues know this Dynamics 365 lead or contact, and how well. "
+    "Add the Whoknows app in Teams to see them."
+)
+
+
+def heads_up_title(lead_name: str, company: str | None) -> str:
+    return f"New lead: {lead_name}, {company}" if company else f"New lead: {lead_name}"
+
+
+def heads_up_nobody(lead_name: str) -> str:
+    return f"No colleague has been in touch with {lead_name} yet."
+
+
+def heads_up_you_know(lead_name: str) -> str:
+    return f"You have been in touch with {lead_name} before."
+
+
+HEADS_UP_ASSIGNED = "Assigned to you in Dynamics 365."
+HEADS_UP_FOOTER = "Type notify off to stop these heads-ups, notify on to get them again."
+SEE_WHO_KNOWS = "See who knows them"
+NOTIFY_OFF_DONE = (
+    "Done: no more heads-ups about new leads assigned to you. Type notify on to get them again."
+)
+NOTIFY_ON_DONE = (
+    "Done: when a new lead is assigned to you, I'll tell you who knows them. "
+    "Type notify off to stop."
+)
+
 # --- welcome and help -------------------------------------------------------------------------
 
 
@@ -510,6 +574,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("my data", "", "what Whoknows stores about you (counts only)"),
     ("opt out", "", "leave the connection graph and delete your data"),
     ("opt in", "", "join again, for future data"),
+    ("notify off", "", "no heads-up when a new lead is assigned to you (notify on: again)"),
     ("help", "", "this card"),
 )
 """(command, argument, what it does)."""

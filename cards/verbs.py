@@ -42,11 +42,13 @@ MY_DATA: Final = "my_data"
 """Show what the store holds about the user. data: none."""
 HELP: Final = "help"
 """Show the help card. data: none."""
+SHARED: Final = "shared"
+"""Refresh a summary card shared by the search extension for one viewer. data: lead or company."""
 
 ALL: Final[frozenset[str]] = frozenset(
     {
         SUMMARY, DETAILS, LIST, INTRODUCE, SEND, SEND_EMAIL, CANCEL, ACCEPT, DECLINE, NOT_KNOWN,
-        CHOOSE, OPT_OUT, OPT_OUT_CONFIRM, OPT_OUT_CANCEL, OPT_IN, MY_DATA, HELP,
+        CHOOSE, OPT_OUT, OPT_OUT_CONFIRM, OPT_OUT_CANCEL, OPT_IN, MY_DATA, HELP, SHARED,
     }
 )  # fmt: skip
 

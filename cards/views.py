@@ -145,6 +145,37 @@ class ResultView:
 
 
 @dataclass(frozen=True)
+class SharedResultView:
+    """The summary card inserted into a conversation by the search extension.
+
+    Anyone in the conversation may see it; its Universal Actions ``refresh`` shows each
+    listed viewer (``viewer_ids``, Teams user ids) their own state, and its buttons act for
+    whoever clicks them.
+    """
+
+    result: ResultView
+    viewer_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnfurlView:
+    """A pasted Dynamics 365 lead or contact link, unfurled; ``result`` None names nobody
+    (the link was pasted by someone for whom the app is not installed)."""
+
+    result: ResultView | None = None
+
+
+@dataclass(frozen=True)
+class HeadsUpView:
+    """A lead newly assigned to a colleague, with the colleague who knows them best."""
+
+    lead: LeadView
+    colleague: ColleagueView | None
+    today: date
+    owner_knows_lead: bool = False
+
+
+@dataclass(frozen=True)
 class DetailsView:
     """One colleague's details for one lead."""
 

@@ -59,7 +59,10 @@ def make_serve_command(bot_factory: BotFactory) -> click.Command:
         engine = open_store_or_exit(db_url)
         bot = bot_factory(engine)
         app = create_app(
-            bot, host=create_host(bot, config, sdk=sdk), readiness=engine_readiness(engine)
+            bot,
+            host=create_host(bot, config, sdk=sdk),
+            readiness=engine_readiness(engine),
+            background=getattr(bot, "run_background", None),
         )
         if config.dev_mode:
             click.echo(

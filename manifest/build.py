@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from bot import settings
+from signals import sync_settings
 from signals.config import Setting
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "check_domain",
     "check_guid",
     "check_version",
+    "compose_extension",
+    "crm_host",
     "fill_template",
     "manifest_command",
 ]
@@ -113,6 +116,51 @@ def _check_length(value: str, limit: int, what: str) -> str:
     return value
 
 
+SEARCH_COMMAND = {
+    "id": "whoKnows",  # bot.extension.COMMAND_ID
+    "type": "query",
+    "title": "Who knows",
+    "description": "Colleagues who know a lead: search by name, e-mail address or company",
+    "initialRun": False,
+    "context": ["compose", "commandBox"],
+    "parameters": [
+        {
+            "name": "query",  # bot.extension.QUERY_PARAMETER
+            "title": "Lead",
+            "description": "A lead's name, e-mail address or company, e.g. Yvonne McKay",
+            "inputType": "text",
+        }
+    ],
+}
+
+
+def crm_host(url: str) -> str | None:
+    """The Dynamics 365 host of ``WHOKNOWS_DATAVERSE_URL`` (links to it unfurl), or None."""
+    if not url.strip():
+        return None
+    match = re.match(r"^https://([^/:?#\s]+)/?", url.strip())
+    if match is None:
+        raise ManifestError(
+            f"{sync_settings.DATAVERSE_URL.env}={url!r}: expected https://<org>.crm.dynamics.com"
+        )
+    return check_domain(match.group(1))
+
+
+def compose_extension(bot_id: str, link_host: str | None) -> dict[str, Any]:
+    """The search command, and link unfurling for the organisation's own Dynamics 365 host
+    only (never a wildcard over domains it does not control)."""
+    extension: dict[str, Any] = {
+        "botId": bot_id,
+        "composeExtensionType": "botBased",
+        "commands": [json.loads(json.dumps(SEARCH_COMMAND))],
+    }
+    if link_host:
+        extension["messageHandlers"] = [
+            {"type": "link", "value": {"domains": [link_host], "supportsAnonymizedPayloads": True}}
+        ]
+    return extension
+
+
 def _default_version() -> str:
     """This package's version, so that every release uploads as an update."""
     try:
@@ -182,6 +230,7 @@ def build_package(
     privacy_url: str | None = None,
     terms_url: str | None = None,
     assets: Path | None = None,
+    crm_url: str | None = None,
 ) -> dict[str, Any]:
     """Write the Teams app package to ``out_path`` and return its manifest.
 
@@ -189,6 +238,7 @@ def build_package(
     Azure Bot's Microsoft App ID; ``graph_app_id`` is the Entra app that calls Graph
     (default: the bot's), which lets the app install itself for colleagues it must
     message. URLs and the developer name default to the settings, then to the domain.
+    ``crm_url`` (default ``WHOKNOWS_DATAVERSE_URL``) adds link unfurling for its host.
     """
     host = check_domain(domain)
     bot = check_guid(bot_id, "bot id")
@@ -216,6 +266,8 @@ def build_package(
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{source / TEMPLATE} is not valid JSON: {exc}") from exc
     manifest: dict[str, Any] = fill_template(template, values)
+    link_host = crm_host(sync_settings.DATAVERSE_URL.get() if crm_url is None else crm_url)
+    manifest["composeExtensions"] = [compose_extension(bot, link_host)]
     icons = {icon: _read_icon(source, icon) for icon in ICON_SIZES}
 
     out = Path(out_path)
@@ -338,8 +390,10 @@ def manifest_command(
         )
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from exc
+    handlers = manifest["composeExtensions"][0].get("messageHandlers", [])
+    links = ", ".join(d for h in handlers for d in h["value"]["domains"]) or "none"
     click.echo(
         f"wrote {out_path}: {manifest['name']['short']} {manifest['version']} "
-        f"(app {manifest['id']}, bot {bot_id}, domain {domain})\n"
+        f"(app {manifest['id']}, bot {bot_id}, domain {domain}, unfurls links to {links})\n"
         "Upload it in the Teams admin center: Teams apps > Manage apps > Upload new app."
     )

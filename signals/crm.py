@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from signals import db, privacy
+from signals import db, headsup, privacy
 from signals.addresses import domain_of, name_key, normalise_email
 from signals.directory import name_company
 from signals.merge import claim_address, merge_identities
@@ -25,6 +25,8 @@ class CrmEntry:
     topic: str | None = None
     phone: str | None = None
     owner_email: str | None = None
+    owner_entra_id: str | None = None
+    """The owning user's Entra object id (Dynamics 365 ``owninguser``), when known."""
 
 
 def _person_for(session: Session, entry: CrmEntry, emails: list[str]) -> Person | None:
@@ -69,9 +71,28 @@ def _person_for(session: Session, entry: CrmEntry, emails: list[str]) -> Person 
     return person
 
 
-def upsert_crm(session: Session, entry: CrmEntry) -> CrmRecord | None:
+def _owner(session: Session, entry: CrmEntry, owner_email: str | None) -> int | None:
+    """The colleague a record is assigned to: by Entra object id, else by e-mail."""
+    if entry.owner_entra_id:
+        found = session.scalar(
+            select(Person.id).where(Person.entra_id == entry.owner_entra_id, Person.internal)
+        )
+        if found is not None:
+            return found
+    if owner_email:
+        return session.scalar(
+            select(Person.id)
+            .join(Address, Address.person_id == Person.id)
+            .where(Address.email == owner_email, Person.internal)
+        )
+    return None
+
+
+def upsert_crm(session: Session, entry: CrmEntry, *, announce: bool = False) -> CrmRecord | None:
     """Store or update one CRM record; None when it describes someone whose data may
-    not be stored (signals.privacy): then no copy of it is kept."""
+    not be stored (signals.privacy): then no copy of it is kept. With ``announce`` (a
+    sync that has seen the CRM before), a lead newly assigned to a colleague claims its
+    heads-up row in this same transaction."""
     emails = [e for e in (normalise_email(x) for x in entry.emails) if e]
     record = session.scalar(
         select(CrmRecord).where(CrmRecord.source == entry.source, CrmRecord.crm_id == entry.crm_id)
@@ -92,9 +113,13 @@ def upsert_crm(session: Session, entry: CrmEntry) -> CrmRecord | None:
     record.topic = entry.topic
     record.phone = entry.phone
     record.owner_email = normalise_email(entry.owner_email) if entry.owner_email else None
+    previous_owner = record.owner_id
+    record.owner_id = _owner(session, entry, record.owner_email)
     person = _person_for(session, entry, emails)
     record.person_id = person.id if person else None
     session.flush()
+    if announce and record.source == "lead" and record.owner_id not in (None, previous_owner):
+        headsup.claim(session, record.id, record.owner_id)
     return record
 
 

@@ -226,6 +226,49 @@ class CrmRecord(Base):
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="SET NULL"), index=True
     )
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    """The colleague the record is assigned to in the CRM (its ``ownerid``)."""
+
+
+HEADS_UP_PENDING = "pending"
+HEADS_UP_SENDING = "sending"
+HEADS_UP_SENT = "sent"
+HEADS_UP_SKIPPED = "skipped"
+HEADS_UP_FAILED = "failed"
+
+
+class HeadsUp(Base):
+    """A lead newly assigned to a colleague: one row per (lead record, owner), claimed when
+    the CRM sync sees the assignment, so that the owner hears about it at most once."""
+
+    __tablename__ = "lead_heads_ups"
+    __table_args__ = (UniqueConstraint("crm_record_id", "owner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crm_record_id: Mapped[int] = mapped_column(ForeignKey("crm_records.id", ondelete="CASCADE"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(20), default=HEADS_UP_PENDING, index=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class NotifyPreference(Base):
+    """A colleague's own choice about new-lead heads-ups (``notify off`` / ``notify on``);
+    without a row the administrator's default applies."""
+
+    __tablename__ = "notify_preferences"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    heads_up: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Interaction(Base):

@@ -78,6 +78,8 @@ class Tenant:
     contacts: list[dict[str, Any]] = field(default_factory=list)
     # Entra groups: group id -> direct member ids (users, nested groups or devices).
     groups: dict[str, list[str]] = field(default_factory=dict)
+    systemusers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Dynamics 365 users by systemuserid: a record's ``_ownerid_value`` names one."""
 
 
 class GraphServer:
@@ -583,8 +585,15 @@ class GraphServer:
             rows = list(self.tenant.contacts)
         else:
             return _error(404, "0x80060888", f"Resource not found for the segment '{entity}'.")
+        if "owninguser" in q.get("$expand", "") and "$skiptoken" not in q:
+            rows = [self._with_owner(row) for row in rows]
         body = self._snapshot(rows, self._page_size(request), lambda e: self._link(request, e))
         return web.json_response(body)
+
+    def _with_owner(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``$expand=owninguser(...)``: the owning user inline, null for a team-owned record."""
+        owner = self.tenant.systemusers.get(str(row.get("_ownerid_value")))
+        return {**row, "owninguser": dict(owner) if owner else None}
 
 
 def _project(item: dict[str, Any], select: list[str]) -> dict[str, Any]:

@@ -41,9 +41,17 @@ from cards.views import (
 TODAY = date(2025, 6, 16)
 SAMPLES = sample_views(TODAY)
 GALLERY = build_gallery(SAMPLES)
-SCHEMA = json.loads(
-    (Path(adaptive_cards.__file__).parent / "schemas" / "schema-1.5.json").read_text("utf-8")
-)
+SCHEMAS = {
+    version: json.loads(
+        (Path(adaptive_cards.__file__).parent / "schemas" / f"schema-{version}.json").read_text(
+            "utf-8"
+        )
+    )
+    for version in ("1.3", "1.5")
+}
+SCHEMA = SCHEMAS["1.5"]
+UNFURLED = {"unfurl.json", "unfurl_anonymous.json"}
+"""Link unfurling takes Adaptive Cards up to 1.3 only."""
 
 
 def walk(node: Any) -> Iterator[dict[str, Any]]:
@@ -84,6 +92,8 @@ def test_gallery_covers_every_card_family() -> None:
         "notice_declined.json", "notice_not_known.json", "choice.json", "no_match.json",
         "no_match_empty.json", "optout_confirm.json", "opted_out.json", "opted_in.json",
         "my_data.json", "error.json", "working.json", "note.json", "no_access.json",
+        "shared_result.json", "unfurl.json", "unfurl_anonymous.json", "heads_up.json",
+        "heads_up_nobody.json",
     }  # fmt: skip
     assert set(GALLERY) == expected
 
@@ -91,16 +101,57 @@ def test_gallery_covers_every_card_family() -> None:
 @pytest.mark.parametrize("name", sorted(GALLERY))
 def test_card_validates_for_teams(name: str) -> None:
     card = GALLERY[name]
-    assert card["version"] == "1.5"
+    assert card["version"] == ("1.3" if name in UNFURLED else "1.5")
     validator = CardValidatorFactory.create_validator_microsoft_teams()
-    result = validator.validate(AdaptiveCard.model_validate(card), debug=False)
+    # adaptive-cards-py 0.4.3 types refresh.action as a string: the official schema
+    # (test_card_matches_official_schema) checks the refresh instead.
+    model = AdaptiveCard.model_validate({k: v for k, v in card.items() if k != "refresh"})
+    result = validator.validate(model, debug=False)
     assert result.is_ok(), [(f.message, f.message_additional) for f in validator.details()]
 
 
 @pytest.mark.parametrize("name", sorted(GALLERY))
 def test_card_matches_official_schema(name: str) -> None:
-    errors = list(jsonschema.Draft6Validator(SCHEMA).iter_errors(GALLERY[name]))
+    card = GALLERY[name]
+    errors = list(jsonschema.Draft6Validator(SCHEMAS[card["version"]]).iter_errors(card))
     assert not errors, [e.message for e in errors]
+
+
+def test_unfurled_cards_keep_to_what_link_unfurling_accepts() -> None:
+    """Version 1.3, so no Universal Actions and no refresh; the 1.3 schema catches a 1.5
+    feature (the heading style) slipping in."""
+    for name in UNFURLED:
+        card = GALLERY[name]
+        assert not executes(card) and "refresh" not in card and "actions" not in card
+        assert '"heading"' not in json.dumps(card)
+    anonymous = all_text(GALLERY["unfurl_anonymous.json"])
+    for person in ("Yvonne", "Tricia", "Alex", "Fourth Coffee"):
+        assert person not in anonymous
+    unfurled = all_text(GALLERY["unfurl.json"])
+    assert "Tricia Potter" in unfurled and "Yvonne McKay" in unfurled
+    upgraded = {**GALLERY["result.json"], "version": "1.3"}
+    assert list(jsonschema.Draft6Validator(SCHEMAS["1.3"]).iter_errors(upgraded))
+
+
+def test_shared_summary_refreshes_for_its_viewers() -> None:
+    card = GALLERY["shared_result.json"]
+    refresh = card["refresh"]
+    assert refresh["userIds"] == ["29:alex-wilber"]
+    assert refresh["action"]["type"] == "Action.Execute"
+    assert refresh["action"]["data"] == {"verb": verbs.SHARED, "lead": 501}
+    assert {k: v for k, v in card.items() if k != "refresh"} == GALLERY["result.json"]
+
+
+def test_heads_up_names_the_lead_and_who_knows_them() -> None:
+    card = GALLERY["heads_up.json"]
+    text = all_text(card)
+    assert "New lead: Yvonne McKay, Fourth Coffee" in text
+    assert "Tricia Potter knows Yvonne well" in text
+    assert "notify off" in text
+    assert set(verbs_of(card)) == {verbs.DETAILS, verbs.INTRODUCE, verbs.SUMMARY}
+    nobody = GALLERY["heads_up_nobody.json"]
+    assert verbs_of(nobody) == []
+    assert "No colleague has been in touch with Ana Souza yet" in all_text(nobody)
 
 
 def test_schema_check_catches_a_broken_card() -> None:

@@ -132,16 +132,24 @@ def test_cards_gallery_from_the_demo_validates(demo_url: str, tmp_path: Path) ->
 
     result = CliRunner().invoke(main, ["cards", "--out", str(tmp_path), "--db", demo_url])
     assert result.exit_code == 0, result.output
-    schema = json_module.loads(
-        (Path(adaptive_cards.__file__).parent / "schemas" / "schema-1.5.json").read_text()
-    )
+    schemas = {
+        version: json_module.loads(
+            (
+                Path(adaptive_cards.__file__).parent / "schemas" / f"schema-{version}.json"
+            ).read_text()
+        )
+        for version in ("1.3", "1.5")  # 1.3: unfurled links
+    }
     files = sorted(tmp_path.glob("*.json"))
     assert len(files) >= 30
     result_card = json_module.loads((tmp_path / "result.json").read_text())
     assert "Tricia Potter" in json_module.dumps(result_card)  # filled from the store
     for path in files:
         card = json_module.loads(path.read_text())
+        schema = schemas[card["version"]]
         assert not list(jsonschema.Draft6Validator(schema).iter_errors(card)), path.name
         validator = CardValidatorFactory.create_validator_microsoft_teams()
-        ok = validator.validate(AdaptiveCard.model_validate(card), debug=False).is_ok()
+        # adaptive-cards-py types refresh.action as a string; the schema above checks it.
+        model = AdaptiveCard.model_validate({k: v for k, v in card.items() if k != "refresh"})
+        ok = validator.validate(model, debug=False).is_ok()
         assert ok, (path.name, [(f.message, f.message_additional) for f in validator.details()])

@@ -3,8 +3,11 @@ headless in Chromium by tests/e2e/playground.mjs.
 
 The story: Blaine Carmack asks "who knows Yvonne McKay", sees Tricia Potter first as
 Strong, opens the list view, asks Tricia for an introduction with his own note and sends
-it; the confirmation replaces the card. Then he opts out. The test checks what the page
-showed, what the Playground recorded on the wire, and what the store holds afterwards.
+it; the confirmation replaces the card. He searches for Yvonne with the search message
+extension, inserts the result into the chat and opens Details on it, and pastes a link to
+her Dynamics 365 lead record, which unfurls into who knows her. Then he opts out. The test
+checks what the page showed, what the Playground recorded on the wire, and what the store
+holds afterwards.
 Screenshots go to a temporary folder; with WHOKNOWS_TEST_SCREENSHOTS=docs/screenshots
 they refresh the ones the README shows.
 
@@ -34,7 +37,7 @@ from sqlalchemy.orm import Session
 from cli import demo
 from signals.db import open_store
 from signals.demo.build import build_demo
-from signals.models import Address, AuditEntry, Introduction, Person
+from signals.models import Address, AuditEntry, CrmRecord, Introduction, Person
 from signals.store import create_store
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +52,11 @@ NOTE = (
     "Hi Tricia, could you introduce me to Yvonne McKay at Fourth Coffee? "
     "I'd like to show her our new espresso machines. Thanks, Blaine"
 )
-SCREENSHOTS = ("who-knows.png", "list-view.png", "compose.png", "sent.png", "opt-out.png")
+SCREENSHOTS = (
+    "who-knows.png", "list-view.png", "compose.png", "sent.png", "opt-out.png",
+    "search-extension.png", "search-inserted.png", "unfurl.png",
+)  # fmt: skip
+CRM = "https://contoso.crm.dynamics.com"
 FLOW_TIMEOUT = 150  # seconds for the whole browser run; each step waits at most 20 s
 
 
@@ -121,6 +128,17 @@ def run(
     try:
         build_demo(engine, "tiny", today=date.today())
         people = demo.playground_users(engine, demo.DEMO_USER)
+        with Session(engine) as session:
+            lead = session.scalar(
+                select(CrmRecord).where(
+                    CrmRecord.full_name == "Yvonne McKay", CrmRecord.source == "lead"
+                )
+            )
+            assert lead is not None
+            lead_url = (
+                f"{CRM}/main.aspx?appid=00000000-0000-4000-8000-0000000000a1"
+                f"&pagetype=entityrecord&etn=lead&id={lead.crm_id}"
+            )
     finally:
         engine.dispose()
     assert people is not None, "the tiny demo company lacks Blaine Carmack or colleagues"
@@ -136,6 +154,7 @@ def run(
         bot_port = demo.free_port()
         bot_log = workdir / "bot.log"
         env = demo.bot_env(db_url, demo.DEMO_USER, base=_child_env() | {"WHOKNOWS_BOT_SDK": sdk})
+        env["WHOKNOWS_DATAVERSE_URL"] = CRM  # links to this host unfurl
         bot = demo.start(demo.serve_argv(bot_port), log=bot_log, env=env)
         health = f"http://127.0.0.1:{bot_port}/healthz"
         demo.wait_for_http(health, bot, log=bot_log, what="the bot")
@@ -163,7 +182,7 @@ def run(
         proc = subprocess.run(
             [
                 *("node", str(SCRIPT), "--url", page, "--shots", str(SHOTS), "--out", str(out)),
-                *("--chromium", str(CHROMIUM), "--note", NOTE),
+                *("--chromium", str(CHROMIUM), "--note", NOTE, "--lead-url", lead_url),
             ],
             cwd=ROOT,
             capture_output=True,
@@ -192,11 +211,13 @@ def lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
-def invokes(run: Run) -> list[dict[str, Any]]:
+def invokes(run: Run, name: str = "adaptiveCard/action") -> list[dict[str, Any]]:
     return [
         r
         for r in run.records
-        if r["activityName"] == "invoke" and r["direction"].endswith("-> User Application")
+        if r["activityName"] == "invoke"
+        and r["direction"].endswith("-> User Application")
+        and r["request"]["body"].get("name") == name
     ]
 
 
@@ -274,7 +295,9 @@ def test_the_playground_recorded_the_conversation(run: Run) -> None:
     typed = [
         r["request"]["body"].get("text")
         for r in run.records
-        if r["activityName"] == "message" and r["direction"].endswith("-> User Application")
+        if r["activityName"] == "message"
+        and r["direction"].endswith("-> User Application")
+        and not r["request"]["body"].get("attachments")
     ]
     assert typed == ["who knows Yvonne McKay", "opt out"]
     answer = [m for m in bot_messages(run) if "Who knows Yvonne McKay" in card_json(m)]
@@ -285,7 +308,9 @@ def test_the_playground_recorded_the_conversation(run: Run) -> None:
     assert "Ray Tanaka" not in card  # Weak, below everyone she answered: off the top five
 
     clicks = invokes(run)
-    assert [verb_of(r) for r in clicks] == ["list", "introduce", "send", "opt_out_confirm"]
+    assert [verb_of(r) for r in clicks] == [
+        "list", "introduce", "send", "details", "opt_out_confirm"
+    ]  # fmt: skip
     for record in clicks:
         assert record["request"]["body"]["value"]["action"]["type"] == "Action.Execute"
         assert record["response"]["statusCode"] == 200
@@ -293,6 +318,7 @@ def test_the_playground_recorded_the_conversation(run: Run) -> None:
         assert body["statusCode"] == 200
         assert body["type"] == "application/vnd.microsoft.card.adaptive"
     send = clicks[2]["request"]["body"]["value"]["action"]["data"]
+    assert "Contact with Yvonne McKay" in json.dumps(clicks[3]["response"]["body"]["value"])
     assert send["note"] == NOTE
     assert "Request sent" in json.dumps(clicks[2]["response"]["body"]["value"])
 
@@ -383,3 +409,41 @@ def test_install_welcomes_once_and_nothing_fails(run: Run) -> None:
     texts = [m["request"]["body"].get("text") or "" for m in bot_messages(run)]
     assert not [t for t in texts if "went wrong" in t]
     assert all(m["response"]["statusCode"] == 201 for m in bot_messages(run))
+
+
+def test_the_search_extension_finds_and_inserts_the_answer(run: Run) -> None:
+    """The Playground's "Search Command": the preview names the strongest connection; the
+    chosen card goes into the chat and its buttons act for whoever clicks."""
+    results = lines(run.result["steps"]["search"]["results"])
+    assert "Yvonne McKay" in results
+    assert any(line.startswith("Tricia Potter knows Yvonne well") for line in results)
+    (query,) = invokes(run, "composeExtension/query")
+    assert query["request"]["body"]["value"]["parameters"][0]["value"] == "Yvonne McKay"
+    assert query["response"]["statusCode"] == 200
+    extension = query["response"]["body"]["composeExtension"]
+    (hit,) = extension["attachments"]
+    assert hit["content"]["refresh"]["action"]["verb"] == "shared"
+    inserted = lines(run.result["steps"]["search_inserted"]["cards"][-1])
+    assert inserted[0] == "Who knows Yvonne McKay"
+    assert inserted.index("Tricia Potter") < inserted.index("Ray Tanaka")
+    details = run.result["steps"]["inserted_details"]
+    assert details["cardCount"] == len(run.result["steps"]["search_inserted"]["cards"])
+
+
+def test_a_lead_link_unfurls_into_who_knows(run: Run) -> None:
+    (unfurl,) = invokes(run, "composeExtension/queryLink")
+    assert unfurl["request"]["body"]["value"]["url"].startswith(CRM + "/main.aspx")
+    assert unfurl["response"]["statusCode"] == 200
+    (hit,) = unfurl["response"]["body"]["composeExtension"]["attachments"]
+    assert hit["content"]["version"] == "1.3"
+    shown = lines(run.result["steps"]["unfurl"]["cards"][-1])
+    assert shown[0] == "Who knows Yvonne McKay"
+    assert any(line.startswith("Tricia Potter") and line.endswith("Strong") for line in shown)
+    sent = run.result["steps"]["unfurl_sent"]
+    assert any("Who knows Yvonne McKay" in c for c in sent["cards"][-2:])
+
+
+def test_inserted_cards_get_no_reply(run: Run) -> None:
+    """Sending an inserted card posts a message with a placeholder text: no help card."""
+    helps = [m for m in bot_messages(run) if "Whoknows: who knows your lead" in card_json(m)]
+    assert helps == []

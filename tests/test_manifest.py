@@ -21,6 +21,7 @@ from PIL import Image, ImageChops, ImageStat
 from referencing import Registry
 from referencing.exceptions import NoSuchResource
 
+from bot.extension import COMMAND_ID, QUERY_PARAMETER
 from manifest.build import (
     ManifestError,
     build_package,
@@ -38,6 +39,8 @@ BOT_ID = "7d1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"
 GRAPH_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 DOMAIN = "whoknows.contoso.com"
 COMMANDS = {"who knows", "help", "my data", "opt out", "opt in"}
+PERSONAL_ONLY = {"notify off", "notify on"}
+CRM = "https://contoso.crm.dynamics.com"
 
 # The schema says draft-04 but uses `const` and `if`/`then`/`else`, which the toolkit's
 # validator (ajv-draft-04) enforces; plain Draft4Validator would silently ignore them.
@@ -164,9 +167,46 @@ def test_bot_scopes_and_commands(tmp_path: Path) -> None:
     assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
     by_scope = {tuple(cl["scopes"]): cl["commands"] for cl in bot["commandLists"]}
     assert set(by_scope) == {("personal",), ("team",), ("groupChat",)}
-    for commands in by_scope.values():
-        assert {c["title"] for c in commands} == COMMANDS
+    for scope, commands in by_scope.items():
+        extra = PERSONAL_ONLY if scope == ("personal",) else set()
+        assert {c["title"] for c in commands} == COMMANDS | extra
         assert all(len(c.get("description", "")) >= 20 for c in commands)
+
+
+def test_search_extension_without_a_crm_has_no_link_handler(
+    tmp_path: Path, schema: dict[str, Any]
+) -> None:
+    _, manifest, _ = _build(tmp_path)
+    assert _errors(schema, manifest) == []
+    (extension,) = manifest["composeExtensions"]
+    assert extension["botId"] == BOT_ID
+    (command,) = extension["commands"]
+    assert (command["id"], command["type"]) == (COMMAND_ID, "query")
+    assert set(command["context"]) == {"compose", "commandBox"}
+    assert [p["name"] for p in command["parameters"]] == [QUERY_PARAMETER]
+    assert "messageHandlers" not in extension
+
+
+def test_link_unfurling_for_the_dataverse_host_only(
+    tmp_path: Path, schema: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHOKNOWS_DATAVERSE_URL", CRM + "/")
+    _, manifest, _ = _build(tmp_path)
+    assert _errors(schema, manifest) == []
+    (extension,) = manifest["composeExtensions"]
+    assert extension["messageHandlers"] == [
+        {
+            "type": "link",
+            "value": {"domains": ["contoso.crm.dynamics.com"], "supportsAnonymizedPayloads": True},
+        }
+    ]
+    assert "*" not in json.dumps(manifest)
+    # An explicit URL wins over the setting; a bad one is a clear error.
+    _, other, _ = _build(tmp_path, crm_url="https://fabrikam.crm4.dynamics.com")
+    domains = other["composeExtensions"][0]["messageHandlers"][0]["value"]["domains"]
+    assert domains == ["fabrikam.crm4.dynamics.com"]
+    with pytest.raises(ManifestError, match="WHOKNOWS_DATAVERSE_URL"):
+        _build(tmp_path, crm_url="contoso.crm.dynamics.com")
 
 
 def test_settings_and_options_fill_the_developer_block(

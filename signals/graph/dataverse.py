@@ -29,12 +29,16 @@ ENTITIES: dict[str, tuple[str, str]] = {
 }
 
 
+OWNER_EXPAND = "owninguser($select=azureactivedirectoryobjectid,internalemailaddress)"
+"""The owning user of each record (a team-owned record has none): who it is assigned to."""
+
+
 def entity_path(source: str) -> str:
     return f"{API}/{ENTITIES[source][0]}"
 
 
 def entity_params(source: str) -> dict[str, str]:
-    return {"$select": ENTITIES[source][1]}
+    return {"$select": ENTITIES[source][1], "$expand": OWNER_EXPAND}
 
 
 def crm_entry(source: str, row: Mapping[str, Any]) -> CrmEntry | None:
@@ -46,6 +50,12 @@ def crm_entry(source: str, row: Mapping[str, Any]) -> CrmEntry | None:
         str(row[k]) for k in ("emailaddress1", "emailaddress2", "emailaddress3") if row.get(k)
     ]
     company = row.get("companyname") or row.get(f"_parentcustomerid_value{FORMATTED}")
+    owner = row.get("owninguser")
+    owner = owner if isinstance(owner, Mapping) else {}
+    owner_email, owner_entra = (
+        owner.get("internalemailaddress"),
+        owner.get("azureactivedirectoryobjectid"),
+    )
     return CrmEntry(
         source=source,
         crm_id=str(crm_id),
@@ -54,4 +64,6 @@ def crm_entry(source: str, row: Mapping[str, Any]) -> CrmEntry | None:
         company_name=str(company) if company else None,
         topic=row.get("subject"),
         phone=row.get("telephone1"),
+        owner_email=str(owner_email) if owner_email else None,
+        owner_entra_id=str(owner_entra) if owner_entra else None,
     )

@@ -942,7 +942,8 @@ class SyncRunner:
         await self._tenant_wide(name)
 
         async def work(lease_row: int) -> int:
-            row_id, _, next_link = await self._db(lambda: self._state(name, ""))
+            row_id, completed, next_link = await self._db(lambda: self._state(name, ""))
+            announce = completed is not None  # a first pass only learns the owners
             total = 0
             headers = {**dataverse.HEADERS}
             headers["Prefer"] += f", odata.maxpagesize={self.config.page_size}"
@@ -960,7 +961,7 @@ class SyncRunner:
 
                     session = Session(bind=conn)
                     for entry in entries:
-                        upsert_crm(session, entry)
+                        upsert_crm(session, entry, announce=announce)
                     session.flush()
                     values = (
                         {"next_link": page.next_link}

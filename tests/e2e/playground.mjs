@@ -1,8 +1,10 @@
 // Drives the Microsoft 365 Agents Playground in headless Chromium through the reference
-// story: who knows Yvonne McKay -> List view -> Get Introduced -> edit -> Send; opt out.
+// story: who knows Yvonne McKay -> List view -> Get Introduced -> edit -> Send; the search
+// message extension (search, insert, send, Details on the inserted card); a Dynamics 365
+// lead link unfurled and sent; opt out.
 //
 // Usage: node tests/e2e/playground.mjs --url http://localhost:56150 --shots DIR --out FILE
-//   [--chromium /usr/bin/chromium] [--timeout 20000]
+//   --lead-url URL [--chromium /usr/bin/chromium] [--timeout 20000]
 // Writes FILE (JSON): the text of the chat's cards after each step, for the test to check.
 // Fails (exit 1) with a message naming the step that did not happen.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -18,6 +20,7 @@ const { values: opts } = parseArgs({
     out: { type: 'string' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
     timeout: { type: 'string', default: '20000' },
+    'lead-url': { type: 'string' },
     note: {
       type: 'string',
       default:
@@ -26,8 +29,8 @@ const { values: opts } = parseArgs({
     },
   },
 });
-if (!opts.url || !opts.shots || !opts.out) {
-  console.error('usage: playground.mjs --url URL --shots DIR --out FILE');
+if (!opts.url || !opts.shots || !opts.out || !opts['lead-url']) {
+  console.error('usage: playground.mjs --url URL --shots DIR --out FILE --lead-url URL');
   process.exit(2);
 }
 const TIMEOUT = Number(opts.timeout);
@@ -138,6 +141,53 @@ try {
   await sent.scrollIntoViewIfNeeded();
   await record(page, 'sent', 'sent.png', sent);
   result.steps.sent.cardCount = await cards(page).count();
+
+  // The message extension menu sits by the compose box ("Trigger Message Extension App").
+  const extensionMenu = async (item) => {
+    await page.locator('button[aria-label="Trigger Message Extension App"]').click();
+    await page.getByText(item, { exact: true }).click();
+  };
+
+  step = 'search extension';
+  await extensionMenu('Search Command');
+  await page.getByPlaceholder('Enter a search term').fill('Yvonne McKay');
+  const hit = page.getByText('Tricia Potter knows Yvonne well').first();
+  await hit.waitFor();
+  await page.screenshot({ path: join(opts.shots, 'search-extension.png') });
+  result.steps.search = { results: await hit.locator('xpath=..').innerText() };
+  step = 'insert and send the search result';
+  const beforeInsert = await cards(page).count();
+  await hit.click();
+  await page.locator('button[aria-label="Send Message"]').click();
+  await cards(page).nth(beforeInsert).waitFor();
+  const inserted = cards(page).nth(beforeInsert);
+  await inserted.scrollIntoViewIfNeeded();
+  await record(page, 'search_inserted', 'search-inserted.png', inserted);
+  step = 'Details on the inserted card';
+  await inserted.locator('button[title="Details"]').first().click();
+  const insertedDetails = cards(page)
+    .filter({ hasText: 'Contact with Yvonne McKay' })
+    .filter({ hasText: 'Back to summary' })
+    .last();
+  await insertedDetails.waitFor();
+  await record(page, 'inserted_details');
+  result.steps.inserted_details.cardCount = await cards(page).count();
+
+  step = 'link unfurling';
+  const beforeUnfurl = await cards(page).count();
+  await extensionMenu('Link Unfurling');
+  await page.getByRole('dialog').locator('input').first().fill(opts['lead-url']);
+  const unfurled = page.getByRole('dialog').locator('.ac-adaptiveCard');
+  await unfurled.filter({ hasText: 'Who knows Yvonne McKay' }).waitFor();
+  await page.screenshot({ path: join(opts.shots, 'unfurl.png') });
+  result.steps.unfurl = { cards: await unfurled.evaluateAll((els) => els.map((e) => e.innerText)) };
+  step = 'send the unfurled card';
+  await page.getByRole('button', { name: 'Send to Conversation' }).click();
+  await cards(page).nth(beforeUnfurl).waitFor();
+  await record(page, 'unfurl_sent');
+  // Give the bot the moment it would need to (wrongly) answer the inserted cards.
+  await page.waitForTimeout(1500);
+  result.steps.unfurl_sent.cardCount = await cards(page).count();
 
   step = 'opt out';
   await say(page, 'opt out');

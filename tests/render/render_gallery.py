@@ -36,6 +36,8 @@ DOC_PICTURES = {
     "result_company.png": "result_company.png",
     "notice_accepted.png": "notice.png",
     "choice.png": "choice.png",
+    "heads_up.png": "heads_up.png",
+    "unfurl_anonymous.png": "unfurl_anonymous.png",
 }
 """Gallery picture -> name under docs/cards/."""
 

@@ -9,7 +9,7 @@ of ``n_ignored`` is declined or cancelled meetings and short calls). Existing ro
 start at zero: ``whoknows db rebuild`` fills them from the stored interactions.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-02 07:00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,150 @@
+"""Cards for the surfaces outside the bot's chat: the search extension, link unfurling and
+the new-lead heads-up.
+
+A shared summary is the summary card plus a Universal Actions ``refresh`` (each listed
+viewer gets their own state). An unfurled link is Adaptive Card 1.3, the highest link
+unfurling accepts: text only, no Action.Execute and no refresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards import texts, verbs
+from cards.elements import (
+    UNFURL_VERSION,
+    Action,
+    Element,
+    card,
+    data,
+    execute,
+    subject_ids,
+    subtitle,
+    text,
+    title,
+)
+from cards.result import lead_subtitle, result_card
+from cards.rows import details_button, introduce_button, role_line
+from cards.views import HeadsUpView, ResultView, SharedResultView, UnfurlView
+
+THUMBNAIL = "application/vnd.microsoft.card.thumbnail"
+UNFURL_ROWS = 3
+"""Colleagues an unfurled link names (the card has no buttons to see more)."""
+
+
+def shared_result_card(view: SharedResultView) -> dict[str, Any]:
+    """The summary card with a refresh that re-ranks it for each listed viewer."""
+    result = result_card(view.result)
+    refresh: dict[str, Any] = {
+        "action": {
+            "type": "Action.Execute",
+            "verb": verbs.SHARED,
+            "data": data(verbs.SHARED, **subject_ids(view.result.lead)),
+        }
+    }
+    if view.viewer_ids:
+        refresh["userIds"] = list(view.viewer_ids[:60])  # Teams' limit
+    return {**result, "refresh": refresh}
+
+
+def search_preview(view: ResultView) -> dict[str, Any]:
+    """The list entry in the search extension: the lead and their strongest connection."""
+    top = view.colleagues[0] if view.colleagues else None
+    content = {
+        "title": view.lead.name,
+        "text": texts.search_preview_text(
+            top.name if top else None, view.lead.name, top.tier if top else None, view.total
+        ),
+    }
+    lead = view.lead
+    sub = (lead.emails[0] if lead.emails else None) if lead.is_company else lead.company
+    if sub := sub or (lead.emails[0] if lead.emails else None):
+        content["subtitle"] = sub  # one short line: list entries have no room for two
+    return {"contentType": THUMBNAIL, "content": content}
+
+
+def _unfurl_rows(view: ResultView) -> list[Element]:
+    rows: list[Element] = []
+    for colleague in view.colleagues[:UNFURL_ROWS]:
+        line = f"**{colleague.name}**\u2002{texts.tier_badge(colleague.tier)}"
+        rows.append(text(line, spacing="medium", separator=True))
+        if role := role_line(colleague):
+            rows.append(text(role, subtle=True, size="small", spacing="none"))
+        rows.append(
+            text(texts.evidence_line(colleague.evidence, view.today), size="small", spacing="none")
+        )
+    return rows
+
+
+def unfurl_card(view: UnfurlView) -> dict[str, Any]:
+    """Who knows the linked lead (1.3); for an anonymous paste, a card that names nobody."""
+    if view.result is None:
+        body: list[Element] = [
+            text(texts.ANONYMOUS_UNFURL_TITLE, size="large", bold=True),
+            text(texts.ANONYMOUS_UNFURL_TEXT, spacing="small"),
+        ]
+        return card(body, version=UNFURL_VERSION, fallback_text=texts.ANONYMOUS_UNFURL_TITLE)
+    result = view.result
+    lead = result.lead
+    heading = texts.result_title(lead.name)
+    body = [text(heading, size="large", bold=True)]
+    if sub := lead_subtitle(lead):
+        body.append(subtitle(sub))
+    if lead.topic:
+        body.append(text(texts.topic_line(lead.topic), size="small", spacing="none"))
+    if result.colleagues:
+        shown = min(len(result.colleagues), UNFURL_ROWS)
+        body.append(
+            text(
+                texts.result_count(shown, result.total), subtle=True, size="small", spacing="medium"
+            )
+        )
+        body.extend(_unfurl_rows(result))
+    else:
+        body.append(text(texts.nobody_knows(lead.name), spacing="medium"))
+    cov = result.coverage
+    body.append(
+        text(
+            texts.coverage_line(cov.mailboxes_analysed, cov.mailboxes_total, cov.opted_out),
+            size="small",
+            subtle=True,
+            separator=True,
+            spacing="medium",
+        )
+    )
+    body.append(text(texts.UNFURL_ASK.format(name=lead.name), size="small", spacing="small"))
+    return card(body, version=UNFURL_VERSION, fallback_text=heading)
+
+
+def heads_up_card(view: HeadsUpView) -> dict[str, Any]:
+    """ "New lead: Yvonne McKay, Fourth Coffee. Tricia Potter knows Yvonne well", with
+    Details and Get Introduced."""
+    lead = view.lead
+    heading = texts.heads_up_title(lead.name, lead.company)
+    body: list[Element] = [title(heading), subtitle(texts.HEADS_UP_ASSIGNED)]
+    if lead.topic:
+        body.append(text(texts.topic_line(lead.topic), size="small", spacing="small"))
+    actions: list[Action] = []
+    colleague = view.colleague
+    if colleague is not None:
+        body.append(
+            text(
+                texts.knows_line(colleague.name, lead.name, colleague.tier),
+                bold=True,
+                spacing="medium",
+            )
+        )
+        if role := role_line(colleague):
+            body.append(text(role, subtle=True, size="small", spacing="none"))
+        body.append(text(texts.evidence_line(colleague.evidence, view.today), spacing="small"))
+        actions.append(details_button(colleague, lead))
+        if (intro := introduce_button(colleague, lead, primary=True)) is not None:
+            actions.append(intro)
+    else:
+        body.append(text(texts.heads_up_nobody(lead.name), spacing="medium"))
+    if view.owner_knows_lead:
+        body.append(text(texts.heads_up_you_know(lead.name), size="small", spacing="small"))
+    if colleague is not None:
+        actions.append(execute(texts.SEE_WHO_KNOWS, verbs.SUMMARY, ids=subject_ids(lead)))
+    body.append(text(texts.HEADS_UP_FOOTER, size="small", subtle=True, separator=True))
+    return card(body, actions, fallback_text=heading)
