@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -359,18 +358,6 @@ class StoreMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-
-
-class DirectoryStamp(Base):
-    """One row: a random token that triggers replace whenever an internal person, or
-    one of their addresses, changes in a way a ranking shows (migration 0005). The
-    in-process colleague cache (scoring/colleagues.py) is valid while it matches."""
-
-    __tablename__ = "directory_stamp"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    token: Mapped[int] = mapped_column(BigInteger)
-    renewed_by: Mapped[int | None] = mapped_column(BigInteger)  # PostgreSQL: txid
 
 
 class SyncState(Base):
