@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from time import perf_counter
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -69,6 +69,7 @@ from signals.models import (
     Role,
     ThreadMember,
     aware_utc,
+    sqlite_time,
 )
 from signals.records import InteractionRecord
 
@@ -148,6 +149,22 @@ _PAIR_TYPES = (
     + ["int4"] * (len(FEATURES) + 2)
     + ["timestamptz"] * len(PAIR_TIME_COLUMNS)
     + ["float8"]  # feedback_factor
+)
+# PostgreSQL types of INTERACTION_COLUMNS, for their arrays.
+_INTERACTION_TYPES = (
+    "varchar",
+    "varchar",
+    "timestamptz",
+    "varchar",
+    "varchar",
+    "int4",
+    "bool",
+    "bool",
+    "bool",
+    "bool",
+    "int4",
+    "text",
+    "varchar",
 )
 IN_CHUNK = 500  # keys per ``IN`` list
 # The author of a stored e-mail, looked up per key through the unique and primary-key
@@ -294,16 +311,65 @@ class _Sql:
             self.conn.execute(_pair_upsert(self.conn), rows)
 
 
-class _PostgresSql(_Sql):
-    """PostgreSQL where SQLAlchemy's way costs a multiple (``bench/import_speed.py``,
-    50,000 records, both ways in one process; numbers on the methods).
+class _SqliteSql(_Sql):
+    """SQLite: participants and pair deltas as plain tuples through the driver's
+    ``executemany`` of the statement SQLAlchemy compiled. Through SQLAlchemy's own
+    ``executemany`` (a dict per row and its parameter handling) these two phases took
+    far longer: 50,000 records, both ways alternating in one process
+    (``bench/import_speed.py``'s records), participants 10.5-10.8 s against 3.0-6.3 s,
+    pair upsert 14.7-24.7 s against 4.4-7.8 s, the whole import 46-56 s against
+    17-26 s. The other writes and the lookups go through SQLAlchemy (interactions
+    2.4-2.9 s against 4.8-6.1 s; the rest within the noise).
+    """
 
-    Lookups: one array per batch, run unprepared. As an ``IN`` list of 500 keys,
-    psycopg prepares the statement after five runs and the server then keeps a
-    generic plan that, on an interactions table without statistics (an import's
-    first batches), compared every row with every key: seconds per lookup.
-    Participants and pair deltas: binary COPY, the deltas into a temporary table
-    that one upsert (the same statement as SQLite's) then reads in key order.
+    def _executemany(self, stmt: Any, rows: list[tuple[Any, ...]]) -> None:
+        compiled = stmt.compile(dialect=self.conn.dialect)
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.executemany(compiled.string, rows)
+        finally:
+            cursor.close()
+
+    def insert_participants(self, rows: list[tuple[int, int, str, str]]) -> None:
+        if rows:  # (interaction_id, person_id, role, response): the table's column order
+            self._executemany(insert(Participant), rows)
+
+    def upsert_pairs(self, pairs: dict[tuple[int, int], PairDelta]) -> None:
+        if not pairs:
+            return
+        texts: dict[datetime | None, str | None] = {None: None}
+
+        def time(value: datetime | None) -> str | None:  # as the column type writes it
+            found = texts.get(value)
+            if found is None and value is not None:
+                found = texts[value] = sqlite_time(value)
+            return found
+
+        rows = []
+        for key in sorted(pairs, key=by_lead):
+            values = pairs[key].values(*key)
+            times = [time(cast(datetime | None, at)) for at in values[-5:]]
+            rows.append((*values[:-5], *times, 1.0))  # PAIR_COLUMNS, then feedback_factor
+        self._executemany(_pair_upsert(self.conn), rows)
+
+
+class _PostgresSql(_Sql):
+    """PostgreSQL where SQLAlchemy's way costs a multiple. Measured with
+    ``bench/import_speed.py``'s records (20,000, one process, each way in turn):
+
+    - Lookups: one array per batch, run unprepared. As ``IN`` lists of 500 keys,
+      psycopg prepares the statement after five runs and the server keeps a generic
+      plan that, on an interactions table without statistics (an import's first
+      batches), compares every row with every key: 1-5 s per lookup.
+    - Interactions: one ``INSERT ... SELECT FROM unnest(arrays)``. Through
+      SQLAlchemy's multi-row VALUES with RETURNING: 43 s against 2.8 s.
+    - Participants and pair deltas: binary COPY, the deltas into a temporary table
+      that one upsert (the statement SQLite runs row by row) reads in key order.
+      Through SQLAlchemy's ``executemany``: participants 20.0 s against 8.6 s, pairs
+      22.7 s against 10.1 s.
+
+    Thread members, send counters and people go through SQLAlchemy (thread members
+    2-3 s against 0.8 s a run: a few per cent of an import).
     """
 
     def _select_in(self, read: str, keys: Sequence[str]) -> list[Any]:
@@ -322,6 +388,20 @@ class _PostgresSql(_Sql):
             copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
+
+    def insert_interactions(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, str]]:
+        if not rows:
+            return []
+        arrays = ", ".join(f"%b::{t}[]" for t in _INTERACTION_TYPES)
+        sql = (
+            f"INSERT INTO interactions ({', '.join(INTERACTION_COLUMNS)})"
+            f" SELECT * FROM unnest({arrays})"
+            " ON CONFLICT (source_key) DO NOTHING RETURNING id, source_key"
+        )
+        cursor: Any = self.conn.connection.cursor()
+        with cursor:
+            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            return [(i, k) for i, k in cursor.fetchall()]
 
     def insert_participants(self, rows: list[tuple[int, int, str, str]]) -> None:
         columns = ("interaction_id", "person_id", "role", "response")
@@ -345,7 +425,7 @@ class _PostgresSql(_Sql):
 
 
 def _sql(conn: Connection) -> _Sql:
-    return _PostgresSql(conn) if conn.dialect.name == "postgresql" else _Sql(conn)
+    return _PostgresSql(conn) if conn.dialect.name == "postgresql" else _SqliteSql(conn)
 
 
 def _aware(value: Any) -> datetime:
