@@ -315,11 +315,12 @@ class _SqliteSql(_Sql):
     """SQLite: participants and pair deltas as plain tuples through the driver's
     ``executemany`` of the statement SQLAlchemy compiled. Through SQLAlchemy's own
     ``executemany`` (a dict per row and its parameter handling) these two phases took
-    far longer: 50,000 records, both ways alternating in one process
-    (``bench/import_speed.py``'s records), participants 10.5-10.8 s against 3.0-6.3 s,
-    pair upsert 14.7-24.7 s against 4.4-7.8 s, the whole import 46-56 s against
-    17-26 s. The other writes and the lookups go through SQLAlchemy (interactions
-    2.4-2.9 s against 4.8-6.1 s; the rest within the noise).
+    far longer: ``bench/import_speed.py``'s records (20,000, one process, each way
+    in turn, twice), participants 10.5-10.8 s against 3.0-6.3 s, pair upsert
+    14.7-24.7 s against 4.4-7.8 s, the whole import 46-56 s against 17-26 s (this
+    way: 22-31 s). The other writes and the lookups go through SQLAlchemy
+    (interactions 4.8-6.1 s against 2.4-2.9 s on the driver; the rest within the
+    noise).
     """
 
     def _executemany(self, stmt: Any, rows: list[tuple[Any, ...]]) -> None:
@@ -360,7 +361,7 @@ class _PostgresSql(_Sql):
     - Lookups: one array per batch, run unprepared. As ``IN`` lists of 500 keys,
       psycopg prepares the statement after five runs and the server keeps a generic
       plan that, on an interactions table without statistics (an import's first
-      batches), compares every row with every key: 1-5 s per lookup.
+      batches), compares every row with every key: 11.3 s of lookups against 0.4-0.6 s.
     - Interactions: one ``INSERT ... SELECT FROM unnest(arrays)``. Through
       SQLAlchemy's multi-row VALUES with RETURNING: 43 s against 2.8 s.
     - Participants and pair deltas: binary COPY, the deltas into a temporary table
@@ -369,7 +370,7 @@ class _PostgresSql(_Sql):
       22.7 s against 10.1 s.
 
     Thread members, send counters and people go through SQLAlchemy (thread members
-    2-3 s against 0.8 s a run: a few per cent of an import).
+    2.2-3.3 s against 0.8 s, send counters 1.0-2.6 s against 0.5 s: a few per cent).
     """
 
     def _select_in(self, read: str, keys: Sequence[str]) -> list[Any]:
