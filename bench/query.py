@@ -3,8 +3,9 @@
 Builds (once, then cached) the demo organisation at size "large" (5,000+
 colleagues, 5M+ interactions) on SQLite and on PostgreSQL, then asks "who
 knows X" for many different leads and prints p50/p99 of the product's ranking
-(`scoring.answer.ask` minus name resolution: `scoring.ranking.rank`) next to the
-naive alternative, for the same leads, in the same run:
+(`scoring.answer.ask` minus name resolution: `scoring.ranking.rank`). The goal is
+the ranking's p99: at most 5 ms on either backend (``P99_GOAL_MS``). For
+information only, it also times alternatives for the same leads, in the same run:
 
 - naive: the same answer aggregated from the lead's raw interactions at query
   time (bench/raw_ranking.py); the run checks that both rankings agree.
@@ -12,11 +13,11 @@ naive alternative, for the same leads, in the same run:
   lead's raw rows weighed by To/Cc, meetings and calls only (no replies, threads,
   responses or exclusions). Kept for a rough comparison with earlier runs.
 - round trip: a bare ``SELECT 1`` on the same connection, the floor under any
-  statement (on this project's VMs mostly the hypervisor waking an idle CPU).
+  statement (on small VMs mostly the hypervisor waking an idle CPU).
 
-Both sides run on a store read into memory first (``warm``), taking turns over
-blocks of leads (``_time``), so that neither the disk nor the VM's drift from one
-minute to the next decides the ratio.
+All sides run on a store read into memory first (``warm``), taking turns over
+blocks of leads (``_time``), so that neither the disk nor the machine's drift from
+one minute to the next decides the comparison.
 
 Usage: python bench/query.py [--json] [--leads N] [--only sqlite|postgresql]
 """
@@ -55,6 +56,7 @@ from signals.store import create_store
 CACHE = Path(os.environ.get("WHOKNOWS_BENCH_CACHE", Path.home() / ".cache" / "whoknows"))
 PG_DB = "whoknows_bench_large"
 MARKER = "bench-large-v3"  # v2: chats count the same whoever started them; v3: PG rebuilt
+P99_GOAL_MS = 5.0  # the ranking's p99 on either backend, random and busiest leads alike
 
 # The approximate alternative (see the module's docstring): the lead's raw
 # interactions with every colleague in them, weighed by To/Cc, meetings and calls.
@@ -195,14 +197,9 @@ def _summary(
 
 
 def _round_trip(session: Session) -> None:
-    """A bare ``SELECT 1`` on the ranking's own connection and driver cursor: the least
-    any statement costs. On PostgreSQL it is the largest part of a ranking."""
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.execute("SELECT 1")
-        cursor.fetchall()
-    finally:
-        cursor.close()
+    """A bare ``SELECT 1`` on the ranking's own connection, through SQLAlchemy as the
+    ranking's statement goes: the least any statement costs."""
+    session.connection().exec_driver_sql("SELECT 1").all()
 
 
 def _time(
@@ -366,11 +363,15 @@ def main() -> None:
         results[name]["cache"] = cache
         engine.dispose()
     interactions = max(int(r["interactions"]) for r in results.values())
+    for r in results.values():
+        worst = max(r["p99_ms"], r["busiest_1pct"]["p99_ms"])
+        r["p99_goal_ms"], r["p99_goal_met"] = P99_GOAL_MS, worst <= P99_GOAL_MS
     if args.json:
         print(json.dumps({"interactions": interactions, "backends": results}, indent=2))
         return
     print(
-        f"{interactions:,} interactions; product ranking vs the same answer from raw interactions"
+        f"{interactions:,} interactions; the product's ranking, and for information the same"
+        " answer computed from raw interactions (naive)"
     )
     for name, r in results.items():
         print(f"{name}: {', '.join(f'{k} {v}' for k, v in r['cache'].items())}")
@@ -391,6 +392,10 @@ def main() -> None:
         print(
             f"{name:<11} round trip (a bare SELECT 1 on the same connection)"
             f" p50 {r['round_trip_p50_ms']:.3f} ms"
+        )
+        print(
+            f"{name:<11} goal: p99 at most {P99_GOAL_MS:g} ms:"
+            f" {'met' if r['p99_goal_met'] else 'NOT met'}"
         )
 
 

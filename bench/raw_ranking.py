@@ -20,9 +20,10 @@ from typing import Any
 from sqlalchemy import String, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from scoring.colleagues import COLLEAGUE_COLUMNS, PROPOSABLE
 from scoring.ranking import (
     CLOSED_FOR_LEAD,
+    COLLEAGUE_COLUMNS,
+    PROPOSABLE,
     ConnectionRow,
     RankedColleague,
     rank_rows,

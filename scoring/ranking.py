@@ -1,29 +1,22 @@
 """Ranking the colleagues who know a lead, from the per-pair aggregates only.
 
-One indexed read of ``pair_strength`` by ``lead_id`` (one row per candidate
-colleague), with the colleagues' rows from this process's directory
-(scoring/colleagues.py): the cost depends on how many people know the lead,
-never on how many interactions are stored.
+One statement: an indexed read of ``pair_strength`` by ``lead_id`` (one row per
+candidate colleague) joined to each colleague's row and first address. The cost
+depends on how many people know the lead, never on how many interactions are stored.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection as SAConnection
 from sqlalchemy import Float, Select, bindparam, case, func, or_, select
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from scoring import colleagues
-from scoring.colleagues import COLLEAGUE_COLUMNS, PROPOSABLE
 from scoring.strength import SUMS, Strength, Tier, Weights, strength_of, two_way_at, weighted
 from signals import settings as store_settings
 from signals.aggregate import DecayClock
@@ -161,6 +154,37 @@ def _excluded(person: ColleagueInfo, emails: set[str], rules: Sequence[str]) -> 
     return False
 
 
+_PRIMARY_EMAIL = (
+    select(Address.email)
+    .where(Address.person_id == Person.id)
+    .order_by(Address.id)
+    .limit(1)
+    .correlate(Person)
+    .scalar_subquery()
+)
+# What a ranking shows of a colleague (see ColleagueInfo).
+COLLEAGUE_COLUMNS = (
+    Person.id,
+    Person.display_name,
+    Person.title,
+    Person.department,
+    Person.phone,
+    Person.upn,
+    Person.entra_id,
+    _PRIMARY_EMAIL.label("email"),
+)
+# Who may be proposed as an introducer (the lead side has no such filter).
+PROPOSABLE = (
+    ~Person.opted_out,
+    ~Person.excluded,
+    ~Person.guest,
+    Person.enabled,
+    Person.departed_at.is_(None),
+    ~Person.is_list,
+    ~Person.is_shared,
+    ~Person.is_automated,
+)
+
 _PAIRS = PairStrength.__table__.c
 # Evidence counts that add several stored ones, as (label, columns).
 EVIDENCE_SUMS = {
@@ -248,162 +272,58 @@ def ranking_values(pair: Any, w: Weights) -> dict[str, Any]:
     return values
 
 
-def _connections_query(internal_only: bool, single: bool) -> Select[Any]:
-    """Built once per pair mode and lead count, so the SQL is compiled once and cached:
-    each ranking is one indexed read of ``pair_strength``. One lead (the usual
-    question) binds a plain ``= :lead``, which skips the per-call rendering of an
-    expanding ``IN`` list (about a third of a ranking's cost).
-
-    Where introducers are internal colleagues, the query reads pairs only, with the
-    directory's stamp, and the colleagues come from the in-process directory
-    (scoring/colleagues.py). Otherwise it joins each pair to its colleague."""
-    leads: Any = bindparam("leads", expanding=True)
+def _connections_query(*, internal_only: bool, single: bool) -> Select[Any]:
+    """The ranking's one statement: a lead's pairs (one indexed read of
+    ``pair_strength``) joined to the colleagues who may be proposed, less those who
+    declined or said they don't know the lead. SQLAlchemy compiles it once per
+    variant and caches it. One lead (the usual question) binds a plain ``= :lead``;
+    a company's leads an expanding ``IN``. Where introducers are colleagues (every
+    deployed store), only internal people are proposed."""
     lead_cond = (
-        (PairStrength.lead_id == bindparam("lead")) if single else PairStrength.lead_id.in_(leads)
+        (PairStrength.lead_id == bindparam("lead"))
+        if single
+        else PairStrength.lead_id.in_(bindparam("leads", expanding=True))
     )
     closed_cond = (
-        (Introduction.lead_id == bindparam("lead")) if single else Introduction.lead_id.in_(leads)
+        (Introduction.lead_id == bindparam("lead"))
+        if single
+        else Introduction.lead_id.in_(bindparam("leads", expanding=True))
     )
     closed = select(Introduction.introducer_id).where(
         closed_cond, or_(*(Introduction.state == state for state in CLOSED_FOR_LEAD))
     )
-    open_pairs = (lead_cond, PairStrength.introducer_id.not_in(closed))
-    if internal_only:
-        return select(*RANKING_COLUMNS, colleagues.STAMP.label("stamp")).where(*open_pairs)
-    return (
+    query = (
         select(*RANKING_COLUMNS, *COLLEAGUE_COLUMNS)
         .join(Person, Person.id == PairStrength.introducer_id)
-        .where(*open_pairs, *PROPOSABLE)
+        .where(lead_cond, PairStrength.introducer_id.not_in(closed), *PROPOSABLE)
     )
+    return query.where(Person.internal) if internal_only else query
 
 
 _QUERIES = {
-    (internal, single): _connections_query(internal, single)
+    (internal, single): _connections_query(internal_only=internal, single=single)
     for internal in (True, False)
     for single in (True, False)
 }
-# Rows become plain named tuples: reading a field of one costs a tenth of reading it
-# from a SQLAlchemy Row, and scoring reads about fifty per colleague.
-_FIELDS = list(_QUERIES[False, True].selected_columns.keys())
-ConnectionRow: Any = cast(Any, namedtuple)("ConnectionRow", _FIELDS)
-_PAIR_VALUES = len(RANKING_COLUMNS)
-
-
-# psycopg can send results in PostgreSQL's binary format: the same Python values
-# (ints, floats, text, booleans, aware datetimes), without the server printing them
-# as text and the driver parsing that text back.
-_EXECUTE_OPTIONS: dict[str, dict[str, Any]] = {"psycopg": {"binary": True}}
-
-
-class DriverStatement:
-    """A query compiled once per dialect and run on the driver's own cursor.
-
-    For the one small read behind every "who knows", SQLAlchemy's per-call work
-    (statement cache lookup, parameter handling, result rows) took as long as the
-    database's. The SQL is still the query's, compiled by SQLAlchemy, values still
-    go through the column types' result processors (chosen, as SQLAlchemy does,
-    from the driver's column types on the first run), driver errors are wrapped as
-    SQLAlchemy's and a lost connection is invalidated. What it skips: bind
-    processors (its parameters are ints and strings), ``echo`` logging and cursor
-    events. Not for statements with expanding ``IN`` parameters.
-    """
-
-    def __init__(self, query: Select[Any]) -> None:
-        self.query = query
-        self._sql: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {}
-        self._processors: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
-
-    def _compiled(self, dialect: Dialect) -> tuple[str, Callable[[dict[str, Any]], Any]]:
-        found = self._sql.get(dialect.name)
-        if found is None:
-            compiled = self.query.compile(dialect=dialect)
-            fixed = dict(compiled.params)
-            order = compiled.positiontup
-
-            def params(values: dict[str, Any]) -> Any:
-                merged = fixed | values
-                return merged if order is None else tuple(merged[name] for name in order)
-
-            found = self._sql[dialect.name] = (compiled.string, params)
-        return found
-
-    def _processors_for(self, dialect: Dialect, cursor: Any) -> list[Any]:
-        found = self._processors.get(dialect.name)
-        if found is None:  # psycopg builds ``description`` anew on every read: once is enough
-            description = cursor.description
-            found = self._processors[dialect.name] = [
-                (i, proc)
-                for i, (column, described) in enumerate(
-                    zip(self.query.selected_columns, description, strict=True)
-                )
-                if (
-                    proc := column.type.dialect_impl(dialect).result_processor(
-                        dialect, described[1]
-                    )
-                )
-            ]
-        return found
-
-    def rows(self, conn: SAConnection, values: dict[str, Any]) -> list[Any]:
-        """The result rows as tuples (lists where a column needed processing)."""
-        sql, params = self._compiled(conn.dialect)
-        bound = params(values)
-        dbapi_error = conn.dialect.loaded_dbapi.Error
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(sql, bound, **_EXECUTE_OPTIONS.get(conn.dialect.driver, {}))
-            rows = list(cursor.fetchall())
-            processors = self._processors_for(conn.dialect, cursor)
-        except dbapi_error as exc:
-            lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
-            if lost:  # as SQLAlchemy would: the pool must not hand this connection out again
-                conn.invalidate(exc)
-            raise DBAPIError.instance(
-                sql, bound, exc, dbapi_error, connection_invalidated=lost
-            ) from exc
-        finally:
-            with contextlib.suppress(dbapi_error):
-                cursor.close()
-        if not processors:
-            return rows
-        out = []
-        for row in rows:
-            values_ = list(row)
-            for i, proc in processors:
-                values_[i] = proc(values_[i])
-            out.append(values_)
-        return out
-
-
-_SINGLE = {internal: DriverStatement(_QUERIES[internal, True]) for internal in (True, False)}
+# A ranking row's fields, for rows put together elsewhere (bench/raw_ranking.py).
+ConnectionRow: Any = cast(Any, namedtuple)(
+    "ConnectionRow", list(_QUERIES[False, True].selected_columns.keys())
+)
 
 
 def connections_for(
     session: Session, lead_ids: Sequence[int], *, facts: StoreFacts, weights: Weights
-) -> list[Any]:
+) -> Sequence[Any]:
     """The stored pairs for these leads joined with the colleagues who may be proposed:
     rows with :data:`RANKING_COLUMNS`, the colleague's columns, and their primary ``email``."""
-    internal = facts.pair_mode == "internal"
+    single = len(lead_ids) == 1
     values: dict[str, Any] = weight_values(weights)
-    rows: Sequence[Any]
-    if len(lead_ids) == 1:
+    if single:
         values["lead"] = lead_ids[0]
-        rows = _SINGLE[internal].rows(session.connection(), values)
     else:
         values["leads"] = list(lead_ids)
-        rows = session.connection().execute(_QUERIES[internal, False], values).all()
-    make = ConnectionRow._make
-    if not internal:
-        return [make(row) for row in rows]
-    if not rows:
-        return []
-    known = colleagues.directory(session, rows[0][_PAIR_VALUES]).get
-    joined = []
-    for row in rows:  # pairs whose colleague is not in the directory may not be proposed
-        colleague = known(row[0])
-        if colleague is not None:
-            joined.append(make((*row[:_PAIR_VALUES], *colleague)))
-    return joined
+    query = _QUERIES[facts.pair_mode == "internal", single]
+    return session.connection().execute(query, values).all()
 
 
 def rank(

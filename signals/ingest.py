@@ -9,20 +9,30 @@ aggregates. Importing the same interaction twice adds nothing: the
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import islice
 from time import perf_counter
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    ARRAY,
+    Column,
     Connection,
     Engine,
+    MetaData,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    case,
     delete,
+    func,
     insert,
     select,
+    update,
 )
 
 from signals import privacy, settings
@@ -50,13 +60,16 @@ from signals.models import (
     Address,
     Company,
     CompanyDomain,
+    Interaction,
     Kind,
     PairStrength,
+    Participant,
     Person,
     Response,
     Role,
+    ThreadMember,
     aware_utc,
-    sqlite_datetime,
+    sqlite_time,
 )
 from signals.records import InteractionRecord
 
@@ -107,44 +120,8 @@ class _Batch:
     events: list[Event]  # one per fresh record, in the same order
 
 
-def _later_sql(col: str) -> str:
-    return (
-        f"CASE WHEN excluded.{col} IS NULL THEN pair_strength.{col} "
-        f"WHEN pair_strength.{col} IS NULL THEN excluded.{col} "
-        f"WHEN excluded.{col} > pair_strength.{col} THEN excluded.{col} "
-        f"ELSE pair_strength.{col} END"
-    )
-
-
-def _earlier_sql(col: str) -> str:
-    return (
-        f"CASE WHEN excluded.{col} IS NULL THEN pair_strength.{col} "
-        f"WHEN pair_strength.{col} IS NULL THEN excluded.{col} "
-        f"WHEN excluded.{col} < pair_strength.{col} THEN excluded.{col} "
-        f"ELSE pair_strength.{col} END"
-    )
-
-
-# Adding a delta to a stored aggregate: sums and counts add, times keep the extreme.
-_PAIR_SET = ", ".join(
-    [f"{c} = pair_strength.{c} + excluded.{c}" for c in PAIR_COLUMNS[2:-5]]
-    + ["first_at = " + _earlier_sql("first_at")]
-    + [f"{c} = " + _later_sql(c) for c in PAIR_TIME_COLUMNS[1:]]
-)
-_PAIR_INSERT = (
-    "INSERT INTO pair_strength ({columns}, feedback_factor) {source} "
-    "ON CONFLICT (introducer_id, lead_id) DO UPDATE SET " + _PAIR_SET
-)
-_PAIR_TYPES = (
-    ["int4", "int4"]
-    + ["float8"] * len(FEATURES)
-    + ["int4"] * (len(FEATURES) + 2)
-    + ["float8", "int4", "int4"]  # d_ignored, n_bulk, n_crowd
-    + ["timestamptz"] * len(PAIR_TIME_COLUMNS)
-    + ["float8"]  # feedback_factor
-)
-_PAIR_TEMP = "whoknows_pair_delta"
-_INTERACTION_COLUMNS = (
+# The columns of the Writer's interaction rows, in order.
+INTERACTION_COLUMNS = (
     "kind",
     "source_key",
     "occurred_at",
@@ -159,7 +136,26 @@ _INTERACTION_COLUMNS = (
     "subject",
     "origin",
 )
-_INTERACTION_PG_TYPES = [
+_INTERACTIONS = Interaction.__table__.c
+_PARTICIPANTS = Participant.__table__.c
+_PAIRS = PairStrength.__table__.c
+# PostgreSQL: the pair deltas of a batch, copied in before one upsert (_PostgresSql).
+_PAIR_DELTAS = Table(
+    "whoknows_pair_delta",
+    MetaData(),
+    *(Column(c.name, c.type) for c in PairStrength.__table__.c),
+    schema="pg_temp",
+)
+_PAIR_TYPES = (
+    ["int4", "int4"]
+    + ["float8"] * len(FEATURES)
+    + ["int4"] * (len(FEATURES) + 2)
+    + ["float8", "int4", "int4"]  # d_ignored, n_bulk, n_crowd
+    + ["timestamptz"] * len(PAIR_TIME_COLUMNS)
+    + ["float8"]  # feedback_factor
+)
+# PostgreSQL types of INTERACTION_COLUMNS, for their arrays.
+_INTERACTION_TYPES = (
     "varchar",
     "varchar",
     "timestamptz",
@@ -173,206 +169,274 @@ _INTERACTION_PG_TYPES = [
     "int4",
     "text",
     "varchar",
-]
+)
+IN_CHUNK = 500  # keys per ``IN`` list
+# The author of a stored e-mail, looked up per key through the unique and primary-key
+# indexes whatever the planner believes about table sizes (during a big import it has
+# no statistics).
+_AUTHOR = (
+    select(_PARTICIPANTS.person_id)
+    .where(_PARTICIPANTS.interaction_id == _INTERACTIONS.id, _PARTICIPANTS.role == Role.FROM.value)
+    .limit(1)
+    .scalar_subquery()
+)
 
 
-def _unnest(types: Sequence[str]) -> str:
-    return "SELECT * FROM unnest({})".format(", ".join(f"%b::{t}[]" for t in types))
+def _reads(keys: Callable[[Any], Any]) -> dict[str, Select[Any]]:
+    """The writer's lookups by key, with ``keys(column)`` as the condition on the key."""
+    i = _INTERACTIONS
+    return {
+        "existing_keys": select(i.source_key).where(keys(i.source_key)),
+        "parent_authors": select(i.source_key, _AUTHOR, i.occurred_at, i.id).where(
+            keys(i.source_key)
+        ),
+        "thread_latest": select(i.thread_key, func.max(i.occurred_at))
+        .where(keys(i.thread_key))
+        .group_by(i.thread_key),
+        "replied_to": select(i.parent_key).distinct().where(keys(i.parent_key)),
+        "thread_members": select(ThreadMember.thread_key, ThreadMember.person_id).where(
+            keys(ThreadMember.thread_key)
+        ),
+    }
 
 
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
+_IN_LIST = _reads(lambda column: column.in_(bindparam("keys", expanding=True)))
+_ANY_OF = _reads(lambda column: column == any_(bindparam("keys", type_=ARRAY(String))))
+_ADD_SENT = (
+    update(Address)
+    .where(Address.email == bindparam("address"))
+    .values(sent_count=Address.sent_count + bindparam("sent"))
+)
+
+
+def _earlier(stored: Any, new: Any) -> Any:
+    return case((new.is_(None), stored), (stored.is_(None), new), (new < stored, new), else_=stored)
+
+
+def _later(stored: Any, new: Any) -> Any:
+    return case((new.is_(None), stored), (stored.is_(None), new), (new > stored, new), else_=stored)
+
+
+def _pair_upsert(conn: Connection, deltas: Select[Any] | None = None) -> Any:
+    """Adding a delta to a stored aggregate: sums and counts add, times keep the extreme.
+    The deltas are the statement's parameters, or the rows of ``deltas``."""
+    stmt = dialect_insert(conn, PairStrength)
+    if deltas is not None:
+        stmt = stmt.from_select([*PAIR_COLUMNS, "feedback_factor"], deltas)
+    new = stmt.excluded
+    added = {c: _PAIRS[c] + new[c] for c in PAIR_COLUMNS[2:-5]}
+    added["first_at"] = _earlier(_PAIRS.first_at, new.first_at)
+    added.update((c, _later(_PAIRS[c], new[c])) for c in PAIR_TIME_COLUMNS[1:])
+    return stmt.on_conflict_do_update(
+        index_elements=[_PAIRS.lead_id, _PAIRS.introducer_id], set_=added
+    )
 
 
 class _Sql:
-    """The writer's bulk statements, sent straight to the driver.
+    """The writer's reads and bulk writes for one batch, on its connection.
 
-    SQLAlchemy's per-row parameter processing, and on PostgreSQL its multi-row
-    VALUES statements (which psycopg re-parses every time), cost more than the
-    database's own work for these inserts. SQLite gets prepared statements
-    run with ``executemany``; PostgreSQL gets one round trip per statement and
-    batch: binary arrays through ``unnest``, or binary COPY (participants, and
-    the pair deltas into a temporary table that one upsert then reads).
+    Reads look keys up in ``IN`` lists of at most :data:`IN_CHUNK`; writes go as one
+    ``executemany`` each (SQLAlchemy's "insertmanyvalues" batches them into multi-row
+    statements where the driver would go row by row).
     """
 
     def __init__(self, conn: Connection) -> None:
-        self.dialect = conn.dialect
-        self.pg = conn.dialect.name == "postgresql"
-        self.cursor: Any = conn.connection.cursor()
-        time_type = PairStrength.__table__.c.first_at.type
-        processor: Callable[[datetime], Any] | None = time_type.dialect_impl(
-            self.dialect
-        ).bind_processor(self.dialect)
-        if not self.pg:
-            processor = sqlite_time  # the same text as the type's processor, faster
-        self._times = _Converted(processor or (lambda v: v))
+        self.conn = conn
 
-    def close(self) -> None:
-        self.cursor.close()
+    def _select_in(self, read: str, keys: Sequence[str]) -> list[Any]:
+        """Rows of the lookup ``read`` (see :func:`_reads`) for these keys."""
+        out: list[Any] = []
+        for part in chunks(keys, IN_CHUNK):
+            out.extend(self.conn.execute(_IN_LIST[read], {"keys": part}))
+        return out
 
-    def time(self, value: datetime | None) -> Any:
-        """A UTC datetime as the driver wants it, converted once per distinct value."""
-        return self._times[value]
+    def existing_keys(self, keys: Sequence[str]) -> list[str]:
+        return [k for (k,) in self._select_in("existing_keys", keys)]
 
-    def _many(self, sql: str, rows: Sequence[Sequence[Any]], types: Sequence[str]) -> None:
-        """Run ``sql`` (with ``{source}``) for every row: executemany, or one unnest."""
-        if not rows:
-            return
-        if self.pg:
-            self.cursor.execute(
-                sql.format(source=_unnest(types)), [list(c) for c in zip(*rows, strict=True)]
+    def parent_authors(self, keys: Sequence[str]) -> list[tuple[str, int, datetime, int]]:
+        """(key, author, time, id) of the stored e-mails among these keys: the messages
+        replies point to."""
+        rows = self._select_in("parent_authors", keys)
+        return [(k, p, _aware(at), i) for k, p, at, i in rows if p is not None]
+
+    def thread_latest(self, keys: Sequence[str]) -> list[tuple[str, datetime]]:
+        """The time of the latest stored message of each of these threads."""
+        rows = self._select_in("thread_latest", keys)
+        return [(k, _aware(at)) for k, at in rows if at is not None]
+
+    def replied_to(self, keys: Sequence[str]) -> list[str]:
+        """Which of these messages a stored message replies to."""
+        return [k for (k,) in self._select_in("replied_to", keys)]
+
+    def thread_members(self, keys: Sequence[str]) -> list[tuple[str, int]]:
+        return [(k, p) for k, p in self._select_in("thread_members", keys)]
+
+    def insert_interactions(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, str]]:
+        """Insert new interactions (rows in :data:`INTERACTION_COLUMNS` order; a duplicate
+        key is skipped); their (id, source_key)."""
+        stmt = (
+            dialect_insert(self.conn, Interaction)
+            .on_conflict_do_nothing(index_elements=[_INTERACTIONS.source_key])
+            .returning(_INTERACTIONS.id, _INTERACTIONS.source_key)
+        )
+        values = [dict(zip(INTERACTION_COLUMNS, row, strict=True)) for row in rows]
+        return [(i, k) for i, k in self.conn.execute(stmt, values)]
+
+    def insert_participants(self, rows: list[tuple[int, int, str, str]]) -> None:
+        """Participant rows as (interaction id, person id, role, response)."""
+        if rows:
+            self.conn.execute(
+                insert(Participant),
+                [
+                    {"interaction_id": i, "person_id": p, "role": role, "response": response}
+                    for i, p, role, response in rows
+                ],
             )
-        else:
-            self.cursor.executemany(sql.format(source=f"VALUES ({_marks(len(types))})"), rows)
+
+    def insert_thread_members(self, rows: list[tuple[str, int]]) -> None:
+        if rows:
+            self.conn.execute(
+                dialect_insert(self.conn, ThreadMember).on_conflict_do_nothing(),
+                [{"thread_key": k, "person_id": p} for k, p in rows],
+            )
+
+    def add_sent_counts(self, counts: list[tuple[str, int]]) -> None:
+        if counts:
+            self.conn.execute(_ADD_SENT, [{"address": e, "sent": n} for e, n in counts])
+
+    def upsert_pairs(self, pairs: dict[tuple[int, int], PairDelta]) -> None:
+        # In the table's key order: concurrent writers lock rows in one order (no
+        # deadlocks), and the B-tree is written front to back.
+        rows = [
+            dict(zip(PAIR_COLUMNS, pairs[key].values(*key), strict=True))
+            for key in sorted(pairs, key=by_lead)
+        ]
+        if rows:
+            self.conn.execute(_pair_upsert(self.conn), rows)
+
+
+class _SqliteSql(_Sql):
+    """SQLite: participants and pair deltas as plain tuples through the driver's
+    ``executemany`` of the statement SQLAlchemy compiled. Through SQLAlchemy's own
+    ``executemany`` (a dict per row and its parameter handling) these two phases took
+    far longer: ``bench/import_speed.py``'s records (20,000, one process, each way
+    in turn, twice), participants 10.5-10.8 s against 3.0-6.3 s, pair upsert
+    14.7-24.7 s against 4.4-7.8 s, the whole import 46-56 s against 17-26 s (this
+    way: 22-31 s). The other writes and the lookups go through SQLAlchemy
+    (interactions 4.8-6.1 s against 2.4-2.9 s on the driver; the rest within the
+    noise).
+    """
+
+    def _executemany(self, stmt: Any, rows: list[tuple[Any, ...]]) -> None:
+        compiled = stmt.compile(dialect=self.conn.dialect)
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.executemany(compiled.string, rows)
+        finally:
+            cursor.close()
+
+    def insert_participants(self, rows: list[tuple[int, int, str, str]]) -> None:
+        if rows:  # (interaction_id, person_id, role, response): the table's column order
+            self._executemany(insert(Participant), rows)
+
+    def upsert_pairs(self, pairs: dict[tuple[int, int], PairDelta]) -> None:
+        if not pairs:
+            return
+        texts: dict[datetime | None, str | None] = {None: None}
+
+        def time(value: datetime | None) -> str | None:  # as the column type writes it
+            found = texts.get(value)
+            if found is None and value is not None:
+                found = texts[value] = sqlite_time(value)
+            return found
+
+        rows = []
+        for key in sorted(pairs, key=by_lead):
+            values = pairs[key].values(*key)
+            times = [time(cast(datetime | None, at)) for at in values[-5:]]
+            rows.append((*values[:-5], *times, 1.0))  # PAIR_COLUMNS, then feedback_factor
+        self._executemany(_pair_upsert(self.conn), rows)
+
+
+class _PostgresSql(_Sql):
+    """PostgreSQL where SQLAlchemy's way costs a multiple. Measured with
+    ``bench/import_speed.py``'s records (20,000, one process, each way in turn):
+
+    - Lookups: one array per batch, run unprepared. As ``IN`` lists of 500 keys,
+      psycopg prepares the statement after five runs and the server keeps a generic
+      plan that, on an interactions table without statistics (an import's first
+      batches), compares every row with every key: 11.3 s of lookups against 0.4-0.6 s.
+    - Interactions: one ``INSERT ... SELECT FROM unnest(arrays)``. Through
+      SQLAlchemy's multi-row VALUES with RETURNING: 43 s against 2.8 s.
+    - Participants and pair deltas: binary COPY, the deltas into a temporary table
+      that one upsert (the statement SQLite runs row by row) reads in key order.
+      Through SQLAlchemy's ``executemany``: participants 20.0 s against 8.6 s, pairs
+      22.7 s against 10.1 s.
+
+    Thread members, send counters and people go through SQLAlchemy (thread members
+    2.2-3.3 s against 0.8 s, send counters 1.0-2.6 s against 0.5 s: a few per cent).
+    """
+
+    def _select_in(self, read: str, keys: Sequence[str]) -> list[Any]:
+        if not keys:
+            return []
+        compiled = _ANY_OF[read].compile(dialect=self.conn.dialect)
+        cursor: Any = self.conn.connection.cursor()
+        with cursor:
+            cursor.execute(compiled.string, {**compiled.params, "keys": list(keys)}, prepare=False)
+            return list(cursor.fetchall())
 
     def _copy(self, table: str, columns: Sequence[str], types: Sequence[str], rows: Any) -> None:
-        """PostgreSQL: rows into a table with one binary COPY."""
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-        with self.cursor.copy(sql) as copy:
+        cursor: Any = self.conn.connection.cursor()
+        with cursor, cursor.copy(sql) as copy:
             copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
 
-    def _select_in(self, sql: str, keys: Sequence[str]) -> list[Any]:
-        """Rows of ``sql`` (with ``IN {keys}`` for the list) for the given keys."""
-        out: list[Any] = []
-        if self.pg:
-            if keys:
-                # One array, ``= ANY(...)``. Not prepared: with the array as a known
-                # constant the server hashes it (a generic plan compares each row
-                # against every key).
-                any_of = sql.replace("IN {keys}", "= ANY(%s::varchar[])")
-                self.cursor.execute(any_of, [list(keys)], prepare=False)
-                out.extend(self.cursor.fetchall())
-            return out
-        for part in chunks(keys, 500):
-            self.cursor.execute(sql.format(keys=f"({_marks(len(part))})"), part)
-            out.extend(self.cursor.fetchall())
-        return out
-
-    def existing_keys(self, keys: Sequence[str]) -> list[str]:
-        sql = "SELECT source_key FROM interactions WHERE source_key IN {keys}"
-        return [k for (k,) in self._select_in(sql, keys)]
-
-    def parent_authors(self, keys: Sequence[str]) -> list[tuple[str, int, Any, int]]:
-        """(key, author, time as the driver returns it, id) of the stored e-mails among
-        these keys: the messages replies point to."""
-        # A lookup per key through the unique and primary-key indexes, whatever the
-        # planner believes about table sizes (during a big import it has no statistics).
-        sql = (
-            "SELECT interactions.source_key, (SELECT participants.person_id FROM participants "
-            "WHERE participants.interaction_id = interactions.id "
-            "AND participants.role = 'from' LIMIT 1), interactions.occurred_at, "
-            "interactions.id FROM interactions WHERE interactions.source_key IN {keys}"
-        )
-        return [(k, p, at, i) for k, p, at, i in self._select_in(sql, keys) if p is not None]
-
-    def thread_latest(self, keys: Sequence[str]) -> list[tuple[str, Any]]:
-        """The time of the latest stored message of each of these threads."""
-        sql = (
-            "SELECT thread_key, max(occurred_at) FROM interactions "
-            "WHERE thread_key IN {keys} GROUP BY thread_key"
-        )
-        return [(k, at) for k, at in self._select_in(sql, keys) if at is not None]
-
-    def replied_to(self, keys: Sequence[str]) -> list[str]:
-        """Which of these messages a stored message replies to."""
-        sql = "SELECT DISTINCT parent_key FROM interactions WHERE parent_key IN {keys}"
-        return [k for (k,) in self._select_in(sql, keys)]
-
-    def thread_members(self, keys: Sequence[str]) -> list[tuple[str, int]]:
-        sql = "SELECT thread_key, person_id FROM thread_members WHERE thread_key IN {keys}"
-        return [(k, p) for k, p in self._select_in(sql, keys)]
-
     def insert_interactions(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, str]]:
-        """Insert new interactions (a duplicate key is skipped); their (id, source_key)."""
-        columns = ", ".join(_INTERACTION_COLUMNS)
-        tail = " ON CONFLICT (source_key) DO NOTHING RETURNING id, source_key"
-        if self.pg:
-            source = _unnest(_INTERACTION_PG_TYPES)
-            self.cursor.execute(
-                f"INSERT INTO interactions ({columns}) {source}{tail}",
-                [list(c) for c in zip(*rows, strict=True)],
-            )
-            return [(i, k) for i, k in self.cursor.fetchall()]
-        out: list[tuple[int, str]] = []
-        row_marks = f"({_marks(len(_INTERACTION_COLUMNS))})"
-        for part in chunks(rows, 500):
-            values = ", ".join([row_marks] * len(part))
-            flat = [v for row in part for v in row]
-            self.cursor.execute(f"INSERT INTO interactions ({columns}) VALUES {values}{tail}", flat)
-            out.extend(self.cursor.fetchall())
-        return out
+        if not rows:
+            return []
+        arrays = ", ".join(f"%b::{t}[]" for t in _INTERACTION_TYPES)
+        sql = (
+            f"INSERT INTO interactions ({', '.join(INTERACTION_COLUMNS)})"
+            f" SELECT * FROM unnest({arrays})"
+            " ON CONFLICT (source_key) DO NOTHING RETURNING id, source_key"
+        )
+        cursor: Any = self.conn.connection.cursor()
+        with cursor:
+            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            return [(i, k) for i, k in cursor.fetchall()]
 
     def insert_participants(self, rows: list[tuple[int, int, str, str]]) -> None:
-        columns = "interaction_id, person_id, role, response"
-        if self.pg:
-            self._copy("participants", columns.split(", "), ("int4", "int4", "text", "text"), rows)
-            return
-        self.cursor.executemany(f"INSERT INTO participants ({columns}) VALUES (?, ?, ?, ?)", rows)
-
-    def insert_thread_members(self, rows: list[tuple[str, int]]) -> None:
-        sql = "INSERT INTO thread_members (thread_key, person_id) {source} ON CONFLICT DO NOTHING"
-        self._many(sql, rows, ("varchar", "int4"))
-
-    def add_sent_counts(self, counts: list[tuple[str, int]]) -> None:
-        if not counts:
-            return
-        if self.pg:
-            emails, ns = zip(*counts, strict=True)
-            self.cursor.execute(
-                "UPDATE addresses SET sent_count = addresses.sent_count + v.n "
-                "FROM unnest(%b::varchar[], %b::int4[]) AS v(email, n) "
-                "WHERE addresses.email = v.email",
-                [list(emails), list(ns)],
-            )
-            return
-        self.cursor.executemany(
-            "UPDATE addresses SET sent_count = sent_count + ? WHERE email = ?",
-            [(n, e) for e, n in counts],
-        )
+        columns = ("interaction_id", "person_id", "role", "response")
+        self._copy("participants", columns, ("int4", "int4", "text", "text"), rows)
 
     def upsert_pairs(self, pairs: dict[tuple[int, int], PairDelta]) -> None:
-        times = self._times
-        # In the table's key order: concurrent writers lock rows in one order (no
-        # deadlocks), and the B-tree is written front to back.
-        rows = [
-            (
-                *key,
-                *d.d,
-                *d.n,
-                d.n_total,
-                d.n_ignored,
-                d.d_ignored,
-                d.n_bulk,
-                d.n_crowd,
-                times[d.first_at],
-                times[d.last_at],
-                times[d.last_out_at],
-                times[d.last_in_at],
-                times[d.last_mutual_at],
-                1.0,
-            )
-            for key, d in [(key, pairs[key]) for key in sorted(pairs, key=by_lead)]
-        ]
-        columns = ", ".join(PAIR_COLUMNS)
-        sql = _PAIR_INSERT.replace("{columns}", columns)
-        if not self.pg:
-            self._many(sql, rows, _PAIR_TYPES)
+        if not pairs:
             return
-        # COPY into a session's temporary table, then one upsert from it, in key order.
-        self.cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_PAIR_TEMP} (LIKE pair_strength) "
-            "ON COMMIT DELETE ROWS"
+        rows = [(*pairs[key].values(*key), 1.0) for key in sorted(pairs, key=by_lead)]
+        self.conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_PAIR_DELTAS.name} (LIKE pair_strength)"
+            " ON COMMIT DELETE ROWS"
         )
-        self._copy(f"pg_temp.{_PAIR_TEMP}", [*PAIR_COLUMNS, "feedback_factor"], _PAIR_TYPES, rows)
-        self.cursor.execute(
-            sql.format(
-                source=f"SELECT {columns}, feedback_factor FROM pg_temp.{_PAIR_TEMP} "
-                "ORDER BY lead_id, introducer_id"
-            )
+        columns = [*PAIR_COLUMNS, "feedback_factor"]
+        self._copy(f"pg_temp.{_PAIR_DELTAS.name}", columns, _PAIR_TYPES, rows)
+        deltas = select(*(_PAIR_DELTAS.c[c] for c in columns)).order_by(
+            _PAIR_DELTAS.c.lead_id, _PAIR_DELTAS.c.introducer_id
         )
-        self.cursor.execute(f"DELETE FROM pg_temp.{_PAIR_TEMP}")
+        self.conn.execute(_pair_upsert(self.conn, deltas))
+        self.conn.execute(delete(_PAIR_DELTAS))
+
+
+def _sql(conn: Connection) -> _Sql:
+    return _PostgresSql(conn) if conn.dialect.name == "postgresql" else _SqliteSql(conn)
+
+
+def _aware(value: Any) -> datetime:
+    at = aware_utc(value)
+    assert at is not None
+    return at
 
 
 def by_lead(key: tuple[int, int]) -> tuple[int, int]:
@@ -381,35 +445,9 @@ def by_lead(key: tuple[int, int]) -> tuple[int, int]:
     return lead, introducer
 
 
-def sqlite_time(value: datetime) -> str:
-    """What ``UTCDateTime`` stores on SQLite: naive UTC text with microseconds."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
-
-
-class _Converted(dict[datetime | None, Any]):
-    """Datetimes converted for the driver, each distinct value once."""
-
-    def __init__(self, convert: Callable[[datetime], Any]) -> None:
-        super().__init__({None: None})
-        self.convert = convert
-
-    def __missing__(self, key: datetime | None) -> Any:
-        assert key is not None
-        value = self[key] = self.convert(key)
-        return value
-
-
 def upsert_pairs(conn: Connection, pairs: dict[tuple[int, int], PairDelta]) -> None:
     """Add pair deltas to the stored aggregates (insert or add in place)."""
-    if not pairs:
-        return
-    sql = _Sql(conn)
-    try:
-        sql.upsert_pairs(pairs)
-    finally:
-        sql.close()
+    _sql(conn).upsert_pairs(pairs)
 
 
 def _late(sql: _Sql, new: list[InteractionRecord]) -> list[str]:
@@ -422,7 +460,7 @@ def _late(sql: _Sql, new: list[InteractionRecord]) -> list[str]:
     caller marks them stale once the batch is stored (``signals.stale.mark_keys``).
     """
     threads = sorted({rec.thread_key for rec in new if rec.thread_key})
-    latest = {thread: _as_utc(at) for thread, at in sql.thread_latest(threads)}
+    latest = dict(sql.thread_latest(threads))
     late = {
         rec.source_key
         for rec in new
@@ -434,20 +472,8 @@ def _late(sql: _Sql, new: list[InteractionRecord]) -> list[str]:
 
 def email_authors(conn: Connection, keys: Sequence[str]) -> list[tuple[str, int, datetime, int]]:
     """(key, author, time, id) of the stored e-mails among these keys (see
-    ``_Sql.parent_authors``), with aware UTC times."""
-    sql = _Sql(conn)
-    try:
-        rows = sql.parent_authors(keys)
-    finally:
-        sql.close()
-    return [(key, author, _as_utc(at), iid) for key, author, at, iid in rows]
-
-
-def _as_utc(value: Any) -> datetime:
-    """A time as the driver returned it (SQLite: text) as an aware UTC datetime."""
-    parsed = aware_utc(value) if isinstance(value, datetime) else sqlite_datetime(value)
-    assert parsed is not None
-    return parsed
+    ``_Sql.parent_authors``)."""
+    return _sql(conn).parent_authors(keys)
 
 
 class Writer:
@@ -571,22 +597,9 @@ class Writer:
             )
         # One multi-row insert each for people and addresses (not two round trips per address).
         ids: list[int] = []
-        if conn.dialect.name == "sqlite":
-            # SQLAlchemy runs an ordered RETURNING as one statement per row on SQLite:
-            # the driver does the same for a fraction of the cost.
-            columns = list(people[0])
-            sql = f"INSERT INTO people ({', '.join(columns)}) VALUES ({_marks(len(columns))})"
-            cursor = conn.connection.cursor()
-            try:
-                for person in people:
-                    cursor.execute(sql, [person[c] for c in columns])
-                    ids.append(cursor.lastrowid)
-            finally:
-                cursor.close()
-        else:
-            for people_part in chunks(people, 1000):
-                stmt = insert(Person).returning(Person.id, sort_by_parameter_order=True)
-                ids.extend(conn.execute(stmt, people_part).scalars())
+        for people_part in chunks(people, 1000):
+            stmt = insert(Person).returning(Person.id, sort_by_parameter_order=True)
+            ids.extend(conn.execute(stmt, people_part).scalars())
         added: set[str] = set()
         address_stmt = (
             dialect_insert(conn, Address).on_conflict_do_nothing().returning(Address.email)
@@ -633,23 +646,11 @@ class Writer:
         stats = IngestStats(messages=len(batch))
         if not batch:
             return stats
-        sql = _Sql(conn)
-        # A batch allocates a few hundred thousand small objects, nearly all freed by
-        # reference counting; the cyclic collector would keep re-scanning everything the
-        # process holds (the caller's records included) and costs more than the
-        # aggregation itself. It is paused for the batch, and only resumed by whoever
-        # paused it, so concurrent writers never leave it off.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            self._write(conn, sql, batch, stats, find_late)
+            self._write(conn, _sql(conn), batch, stats, find_late)
         except BaseException:
             self.forget()
             raise
-        finally:
-            if collecting:
-                gc.enable()
-            sql.close()
         return stats
 
     def forget(self) -> None:
@@ -704,12 +705,11 @@ class Writer:
         started = self._tick("people (resolve, create)", started)
 
         store_subjects = self.store_subjects
-        time = sql.time
         rows = [
             (
                 rec.kind.value,
                 rec.source_key,
-                time(rec.occurred_at),
+                rec.occurred_at,
                 rec.thread_key,
                 rec.parent_key,
                 _recipient_count(rec),

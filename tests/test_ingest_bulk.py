@@ -20,8 +20,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects import sqlite
 
 from signals.aggregate import PairDelta
-from signals.ingest import Writer, sqlite_time, upsert_pairs, write_all
-from signals.models import Kind, PairStrength, Participant, Person, Response, ThreadMember
+from signals.ingest import Writer, upsert_pairs, write_all
+from signals.models import (
+    Kind,
+    PairStrength,
+    Participant,
+    Person,
+    Response,
+    ThreadMember,
+    UTCDateTime,
+    sqlite_time,
+)
 from signals.rebuild import rebuild_aggregates
 from signals.records import Attendee, InteractionRecord, Party
 
@@ -276,10 +285,15 @@ def test_a_failed_batch_leaves_the_collector_as_it_was(
 
 
 def test_sqlite_times_are_stored_as_the_column_type_would_store_them() -> None:
+    """The store's own SQLite conversion writes what SQLAlchemy's generic one would."""
     dialect = sqlite.dialect()
-    column = PairStrength.__table__.c.first_at.type
-    processor = column.dialect_impl(dialect).bind_processor(dialect)
-    assert processor is not None
+    column = UTCDateTime()
+    assert column.dialect_impl(dialect).bind_processor(dialect) is sqlite_time
+    generic: Any = sqlite.DATETIME().bind_processor(dialect)  # type: ignore[no-untyped-call]
+
+    def processor(value: datetime) -> Any:
+        return generic(column.process_bind_param(value, dialect))
+
     values = [
         T0,
         T0 + timedelta(microseconds=7),

@@ -134,3 +134,36 @@ def test_left_out_evidence_columns_survive_a_downgrade(engine: Engine) -> None:
     assert _pairs(engine) == before
     db.upgrade(engine)
     test_migrated_schema_matches_the_models(engine)
+
+
+def _stamp_objects(engine: Engine) -> tuple[set[str], set[str]]:
+    """The directory stamp's triggers and tables (migration 0005, removed by 0008)."""
+    if engine.dialect.name == "sqlite":
+        listed = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    else:
+        listed = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    with engine.connect() as conn:
+        triggers = {n for n in conn.exec_driver_sql(listed).scalars() if "directory_stamp" in n}
+    tables = {t for t in inspect(engine).get_table_names() if t == "directory_stamp"}
+    return triggers, tables
+
+
+def test_the_directory_stamp_goes_and_comes_back_with_a_downgrade(engine: Engine) -> None:
+    """Migration 0008 drops 0005's stamp, triggers and functions; a downgrade makes
+    them again, and they renew the token when a colleague is renamed."""
+    write_all(Writer(engine), [InteractionRecord(Kind.EMAIL, "<1@x>", T0, ANN, to=[LEAD])])
+    assert _stamp_objects(engine) == (set(), set())
+    command.downgrade(db.alembic_config(engine), "0005")
+    triggers, tables = _stamp_objects(engine)
+    assert tables == {"directory_stamp"}
+    assert len(triggers) == (6 if engine.dialect.name == "sqlite" else 4)
+    token = "SELECT token FROM directory_stamp"
+    with engine.connect() as conn:
+        before = conn.exec_driver_sql(token).scalar_one()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE people SET display_name = 'Ann B' WHERE internal")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(token).scalar_one() != before
+    db.upgrade(engine)
+    assert _stamp_objects(engine) == (set(), set())
+    test_migrated_schema_matches_the_models(engine)

@@ -1,5 +1,5 @@
-"""The ranking's read: the driver-level path gives what SQLAlchemy's execution gives, and
-the sums the database adds equal the Python reference, on both backends."""
+"""The ranking's read: one row per colleague with aware UTC times, the sums the database
+adds equal to the Python reference, and driver errors as SQLAlchemy's, on both backends."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from scoring.ranking import _QUERIES, _SINGLE, RANKING_COLUMNS, rank, ranking_values, weight_values
+from scoring.ranking import (
+    RANKING_COLUMNS,
+    connections_for,
+    rank,
+    ranking_values,
+    weight_values,
+)
 from scoring.strength import Weights
 from signals import db
 from signals.meta import read_facts
@@ -18,17 +24,16 @@ from signals.models import PairStrength, Person
 from tests.small_store import T0, two_messages
 
 
-def test_driver_rows_equal_sqlalchemy_rows(engine: Engine) -> None:
+def test_the_read_gives_one_row_per_colleague_with_aware_times(engine: Engine) -> None:
     lead = two_messages(engine)
     with Session(engine) as session:
-        internal = read_facts(session).pair_mode == "internal"
-        conn = session.connection()
-        values = {"lead": lead, **weight_values(Weights.from_settings())}
-        fast = _SINGLE[internal].rows(conn, values)
-        slow = [tuple(r) for r in conn.execute(_QUERIES[internal, True], values)]
-    assert sorted(map(tuple, fast)) == sorted(slow)
-    assert len(fast) == 2
-    times = [v for row in fast for v in row if isinstance(v, datetime)]
+        facts = read_facts(session)
+        rows = connections_for(session, [lead], facts=facts, weights=Weights.from_settings())
+        # A company's leads go through the same statement with an IN list.
+        both = connections_for(session, [lead, lead], facts=facts, weights=Weights.from_settings())
+    assert len(rows) == 2
+    assert sorted(map(tuple, both)) == sorted(map(tuple, rows))
+    times = [v for row in rows for v in row if isinstance(v, datetime)]
     assert times and all(t.utcoffset() == timedelta(0) for t in times)
     assert T0 in times  # microseconds kept
 
