@@ -197,7 +197,7 @@ def sample_views(today: date) -> dict[str, View]:
     )  # fmt: skip
     result = ResultView(
         query="Yvonne McKay", lead=YVONNE, colleagues=ranked[:5], total=len(ranked),
-        coverage=coverage, today=today,
+        coverage=coverage, today=today, freshness=fresh,
     )  # fmt: skip
     new_lead = LeadView(
         lead_id=503, name="Ana Souza", company="Fourth Coffee",
@@ -206,10 +206,7 @@ def sample_views(today: date) -> dict[str, View]:
     return {
         "welcome.json": HelpView(welcome=True, user_name="Alex"),
         "help.json": HelpView(),
-        "result.json": ResultView(
-            query="Yvonne McKay", lead=YVONNE, colleagues=ranked[:5], total=len(ranked),
-            coverage=coverage, today=today, freshness=fresh,
-        ),
+        "result.json": result,
         "result_requester_knows.json": ResultView(
             query="yvonne.mckay@fourthcoffee.com", lead=YVONNE, colleagues=ranked[:3], total=3,
             coverage=coverage, today=today, requester_knows_lead=True, requester_evidence=lead_ev,

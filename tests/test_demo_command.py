@@ -136,7 +136,8 @@ def test_without_node_the_bot_runs_and_the_demo_says_how_to_talk_to_it(
     answer = _get_json(f"http://127.0.0.1:{port}/api/messages", json.loads(curl.group(1)))
     [reply] = answer["activities"]
     card = json.dumps(reply["attachments"][0]["content"])
-    assert card.index("Tricia Potter") < card.index("Ray Tanaka")
+    assert card.index("Tricia Potter") < card.index("Priya Raman")
+    assert "Ray Tanaka" not in card  # one-way contact: Weak, below the top five
     assert d.finish(signal.SIGINT) == 0
     assert "stopped" in d.text
     assert not _listening(port)

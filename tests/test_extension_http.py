@@ -199,7 +199,8 @@ async def test_inserted_card_acts_for_whoever_clicks(
     )
     response = await client.post("/api/messages", json=body)
     refused = await response.json()
-    assert refused["type"] == "application/vnd.microsoft.activity.message"
+    assert refused["type"] == "application/vnd.microsoft.card.adaptive"  # the no-access card
+    assert texts.NO_ACCESS_TITLE in dump(refused)
     assert "Tricia" not in dump(refused)
 
 

@@ -272,7 +272,7 @@ async def test_every_verb_declares_who_may_click() -> None:
     }
     assert {v for v, a in ACCESS.items() if a == ASKER} == {
         verbs.SUMMARY, verbs.CHOOSE, verbs.DETAILS, verbs.LIST, verbs.INTRODUCE, verbs.CANCEL,
-        verbs.SEND, verbs.SEND_EMAIL,
+        verbs.SEND, verbs.SEND_EMAIL, verbs.SHARED,
     }  # fmt: skip
 
 
