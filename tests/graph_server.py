@@ -20,7 +20,7 @@ import itertools
 import json
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -91,6 +91,12 @@ class GraphServer:
         self.calls_forbidden = False
         self.latency = 0.0
         self.page_size = 5
+        # mailbox -> "error" (a 500 for its requests) or "garbage" (200 with items that
+        # are not objects): one mailbox failing in the way a bug or an outage would.
+        self.failing_mailboxes: dict[str, str] = {}
+        # Called with the number of Graph requests received so far, as each arrives
+        # (tests kill the sync process at chosen points with it).
+        self.on_request: Callable[[int], None] | None = None
         self._snapshots: dict[str, list[dict[str, Any]]] = {}
         self._snap_ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -251,6 +257,8 @@ class GraphServer:
         worker = request.headers.get("User-Agent", "")
         record = Served(tail, dict(request.query), mailbox, worker, 0, next(self.seq))
         self.served.append(record)
+        if self.on_request is not None:
+            self.on_request(len(self.served))
         key = mailbox or ""
         self.in_flight[key] = self.in_flight.get(key, 0) + 1
         self.max_in_flight[key] = max(self.max_in_flight.get(key, 0), self.in_flight[key])
@@ -276,6 +284,11 @@ class GraphServer:
                 "Please retry later.",
                 headers,
             )
+        failing = self.failing_mailboxes.get(parts[1]) if parts[0] == "users" else None
+        if failing == "error":
+            return _error(500, "InternalServerError", "Something went wrong.")
+        if failing == "garbage":
+            return web.json_response({"value": [1, 2, 3]})
         q = request.query
         if "$skiptoken" in q and q["$skiptoken"] in self._snapshots:
             rest = self._snapshots[q["$skiptoken"]]

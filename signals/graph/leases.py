@@ -244,8 +244,10 @@ def waiting(
         SyncState.lease_expires_at >= now,
     )
     backing = and_(SyncState.retry_at.is_not(None), SyncState.retry_at > now)
-    query = select(func.count().filter(held), func.count().filter(and_(backing, ~held))).where(
-        *_pending(source, not_synced_since)
+    query = (
+        select(func.count().filter(held), func.count().filter(and_(backing, ~held)))
+        .select_from(SyncState)
+        .where(*_pending(source, not_synced_since))
     )
     if mailboxes is not None:
         query = _in_scope(query, mailboxes)

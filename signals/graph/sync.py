@@ -530,16 +530,17 @@ class SyncRunner:
     # -- directory ---------------------------------------------------------------------
 
     async def _directory_first(self, started: datetime) -> None:
-        """The directory pass, or wait while another worker does it: mailboxes come from it."""
+        """The directory pass, or wait while another worker does the tenant's first one:
+        the mailboxes to read come from it."""
         while True:
             ran = await self._guarded_bool(
                 DIRECTORY, self._leased(DIRECTORY, started, self._directory_pass)
             )
-            if ran:
+            if ran or await self._db(self._directory_known):
                 return
             waiting = await self._db(self._waiting, DIRECTORY, started, False)
-            if not waiting.held:
-                return
+            if waiting.backing_off and not waiting.held:
+                return  # it failed lately: no mailbox to read before its retry
             self._stop_if_asked()
             await self.sleep(self.config.poll_seconds)
 

@@ -19,7 +19,14 @@ from sqlalchemy import Engine, text
 from signals.graph import leases
 from signals.graph.client import GraphClient
 from signals.graph.errors import describe, is_db_outage
-from signals.graph.sync import RunSummary, SyncConfig, SyncRunner, default_owner
+from signals.graph.sync import (
+    Clock,
+    RunSummary,
+    SyncConfig,
+    SyncRunner,
+    default_owner,
+    utc_now,
+)
 
 log = logging.getLogger("whoknows.sync")
 
@@ -56,6 +63,7 @@ class Worker:
         crm: GraphClient | None = None,
         owner: str | None = None,
         hooks: WorkerHooks | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.engine = engine
         self.graph = graph
@@ -63,6 +71,7 @@ class Worker:
         self.config = config
         self.owner = owner or default_owner()
         self.hooks = hooks or WorkerHooks()
+        self.clock = clock
         self.state = WorkerState()
         self._stop = asyncio.Event()
         self._runner: SyncRunner | None = None
@@ -108,6 +117,7 @@ class Worker:
             self.config,
             crm=self.crm,
             owner=self.owner,
+            clock=self.clock,
             on_mailbox=self.hooks.on_mailbox,
         )
         self._runner = runner
