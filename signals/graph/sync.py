@@ -36,15 +36,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from signals import settings, stale
 from signals import sync_settings as ss
 from signals.addresses import normalise_email
-from signals.crm import CrmEntry, upsert_crm
 from signals.db import dialect_insert
-from signals.directory import DirectoryPerson, upsert_person
-from signals.graph import dataverse, leases, mapping
+from signals.graph import dataverse, leases, mapping, rows
 from signals.graph.auth import Credentials, TokenProvider, resource_scope
 from signals.graph.client import ClientStats, GraphClient, Page, Sleep
 from signals.graph.errors import (
@@ -55,15 +52,27 @@ from signals.graph.errors import (
     is_db_outage,
     is_lock_conflict,
 )
+from signals.graph.rows import (
+    DirectoryRows,
+    MessageRows,
+    Privacy,
+    Rows,
+    crm_rows,
+    directory_rows,
+    map_items,
+    remove_items,
+    write_crm,
+    write_directory,
+)
 from signals.ingest import Writer
-from signals.models import Address, GraphItem, Interaction, Person, StoreMeta, SyncState
+from signals.models import Address, Person, StoreMeta, SyncState
 from signals.rebuild import rebuild_in
-from signals.records import InteractionRecord, Party
+from signals.records import Party
 
+MAILBOX = rows.MAILBOX  # the lease rows of mailboxes
 FOLDERS = ("inbox", "sentitems")
 DOMAINS_KEY = "graph_verified_domains"
 REBUILD_KEY = "graph_rebuild_pending"
-MAILBOX = "mailbox"
 DIRECTORY = "directory"
 CALLS = "calls"
 CALL_OVERLAP = timedelta(hours=1)
@@ -238,28 +247,6 @@ class SavedPlace:
         return self.next_link
 
 
-@dataclass
-class MessageRows:
-    """A page of mail, events or calls: what to store, and what Graph removed."""
-
-    records: list[InteractionRecord]
-    item_keys: dict[str, str] = field(default_factory=dict)  # graph item -> source_key
-    removed: list[str] = field(default_factory=list)  # graph items
-
-
-@dataclass
-class DirectoryRows:
-    users: list[dict[str, Any]]
-
-
-@dataclass
-class CrmRows:
-    entries: list[CrmEntry]
-
-
-Rows = MessageRows | DirectoryRows | CrmRows
-
-
 @dataclass(frozen=True)
 class PageWrite:
     """Where a page's rows go and which link is saved with them."""
@@ -281,31 +268,6 @@ def rebuild_under_lock(engine: Engine) -> int:
         pairs = rebuild_in(conn)
         conn.execute(delete(StoreMeta).where(StoreMeta.key == REBUILD_KEY))
         return pairs
-
-
-@dataclass
-class Privacy:
-    """Who must never be read or stored, as loaded at the start of a mailbox."""
-
-    blocked_emails: set[str] = field(default_factory=set)
-    blocked_ids: set[str] = field(default_factory=set)
-    people: dict[str, Party] = field(default_factory=dict)  # entra id -> party
-    domains: tuple[str, ...] = ()
-
-    def keep(self, rec: InteractionRecord | None) -> InteractionRecord | None:
-        """Drop opted-out and excluded colleagues from a record (or the whole record)."""
-        if rec is None or not self.blocked_emails:
-            return rec
-        blocked = self.blocked_emails
-        if rec.author is not None and rec.author.email in blocked:
-            return None
-        if rec.sent_by is not None and rec.sent_by.email in blocked:
-            return None
-        rec.to = [p for p in rec.to if p.email not in blocked]
-        rec.cc = [p for p in rec.cc if p.email not in blocked]
-        rec.bcc = [p for p in rec.bcc if p.email not in blocked]
-        rec.attendees = [a for a in rec.attendees if a.email not in blocked]
-        return rec
 
 
 class SyncRunner:
@@ -390,16 +352,18 @@ class SyncRunner:
             self.summary.refreshed = done.pairs
             self.summary.rebuilt = done.full
 
-    async def _guarded(self, name: str, work: Awaitable[object]) -> None:
-        """Run one source; its failure is noted and the run goes on (an outage ends it)."""
+    async def _guarded(self, name: str, work: Awaitable[T]) -> T | None:
+        """Run one source; its failure is noted (None) and the run goes on. A database
+        outage is not a source's failure: it ends the run."""
         try:
-            await work
+            return await work
         except NotPermitted as exc:
             self.summary.skipped.append(f"{name}: not permitted ({exc.code or exc.status})")
         except Exception as exc:
             if is_db_outage(exc):
                 raise
             self.summary.errors.append(f"{name}: {describe(exc)}")
+        return None
 
     def _stop_if_asked(self) -> None:
         if self.stopping:
@@ -533,28 +497,16 @@ class SyncRunner:
         """The directory pass, or wait while another worker does the tenant's first one:
         the mailboxes to read come from it."""
         while True:
-            ran = await self._guarded_bool(
+            ran = await self._guarded(
                 DIRECTORY, self._leased(DIRECTORY, started, self._directory_pass)
             )
-            if ran or await self._db(self._directory_known):
+            if ran is not False or await self._db(self._directory_known):  # ran, or failed
                 return
             waiting = await self._db(self._waiting, DIRECTORY, started, False)
             if waiting.backing_off and not waiting.held:
                 return  # it failed lately: no mailbox to read before its retry
             self._stop_if_asked()
             await self.sleep(self.config.poll_seconds)
-
-    async def _guarded_bool(self, name: str, work: Awaitable[bool]) -> bool:
-        """Like :meth:`_guarded`, for work that says whether it ran; a failure counts as ran."""
-        try:
-            return await work
-        except NotPermitted as exc:
-            self.summary.skipped.append(f"{name}: not permitted ({exc.code or exc.status})")
-        except Exception as exc:
-            if is_db_outage(exc):
-                raise
-            self.summary.errors.append(f"{name}: {describe(exc)}")
-        return True
 
     async def _directory_pass(self, lease_row: int) -> int:
         body = await self.graph.get_json("organization", params={"$select": "verifiedDomains"})
@@ -574,7 +526,7 @@ class SyncRunner:
             start="users/delta",
             params={"$select": ",".join((*mapping.USER_FIELDS, "userType"))},
         )
-        return await self._read(users, lease_row, _directory_rows)
+        return await self._read(users, lease_row, directory_rows)
 
     # -- mailboxes ---------------------------------------------------------------------
 
@@ -773,7 +725,7 @@ class SyncRunner:
             covered_until=_iso(self.clock()),
             crm=True,
         )
-        return await self._read(records, lease_row, functools.partial(_crm_rows, entity))
+        return await self._read(records, lease_row, functools.partial(crm_rows, entity))
 
     # -- the steps every collection goes through --------------------------------------------
 
@@ -851,10 +803,10 @@ class SyncRunner:
         if isinstance(rows, MessageRows):
             return self._write_messages(conn, rows)
         if isinstance(rows, DirectoryRows):
-            count = _write_directory(conn, rows, self.clock())
+            count = write_directory(conn, rows, self.clock())
             self.summary.people += count
             return count
-        count = _write_crm(conn, rows)
+        count = write_crm(conn, rows)
         self.summary.crm_records += count
         return count
 
@@ -865,8 +817,8 @@ class SyncRunner:
         find_late = _meta_get(conn, REBUILD_KEY) is None
         stats = writer.write_on(conn, rows.records, find_late=find_late)
         stale.mark_keys(conn, stats.late)
-        _map_items(conn, rows.item_keys)
-        self.summary.removed += _remove_items(conn, rows.removed)
+        map_items(conn, rows.item_keys)
+        self.summary.removed += remove_items(conn, rows.removed)
         self.summary.new_interactions += stats.new_interactions
         self.summary.duplicates += stats.duplicates
         return stats.new_interactions
@@ -959,117 +911,6 @@ def _load_privacy(engine: Engine, config: SyncConfig) -> Privacy:
         people=people,
         domains=domains,
     )
-
-
-def _directory_rows(page: Page) -> DirectoryRows:
-    return DirectoryRows([u for u in page.items if u.get("id")])
-
-
-def _write_directory(conn: Connection, rows: DirectoryRows, now: datetime) -> int:
-    """Upsert members, disable removed users and guests, create their mailbox rows."""
-    count = 0
-    session = Session(bind=conn)
-    for user in rows.users:
-        person = session.scalar(select(Person).where(Person.entra_id == str(user["id"])))
-        if mapping.is_removed(user) or user.get("userType") == "Guest":
-            if person is not None:
-                person.enabled = False
-                person.departed_at = person.departed_at or now
-            continue
-        entry = mapping.directory_person(user)
-        if person is not None:
-            _keep_unsent(entry, user, person)
-        upsert_person(session, entry)
-        count += 1
-    session.flush()
-    scopes = [
-        str(u["id"])
-        for u in rows.users
-        if not mapping.is_removed(u) and u.get("userType") != "Guest" and mapping.user_emails(u)
-    ]
-    leases.ensure_rows(conn, MAILBOX, scopes)
-    return count
-
-
-def _crm_rows(entity: str, page: Page) -> CrmRows:
-    return CrmRows([e for e in (dataverse.crm_entry(entity, row) for row in page.items) if e])
-
-
-def _write_crm(conn: Connection, rows: CrmRows) -> int:
-    session = Session(bind=conn)
-    for entry in rows.entries:
-        upsert_crm(session, entry)
-    session.flush()
-    return len(rows.entries)
-
-
-def _keep_unsent(entry: DirectoryPerson, user: dict[str, Any], person: Person) -> None:
-    """A delta update may carry only the changed properties: keep the stored ones."""
-    if "displayName" not in user:
-        entry.display_name = person.display_name
-    if "jobTitle" not in user:
-        entry.title = person.title
-    if "department" not in user:
-        entry.department = person.department
-    if "businessPhones" not in user and "mobilePhone" not in user:
-        entry.phone = person.phone
-    if "accountEnabled" not in user:
-        entry.enabled = person.enabled
-    if "userPrincipalName" not in user:
-        entry.upn = person.upn
-
-
-def _map_items(conn: Connection, keys: dict[str, str]) -> None:
-    """Remember which interaction each Graph item became (for @removed)."""
-    if not keys:
-        return
-    ids = dict(
-        conn.execute(
-            select(Interaction.source_key, Interaction.id).where(
-                Interaction.source_key.in_(sorted(set(keys.values())))
-            )
-        ).all()
-    )
-    rows = [
-        {"item_id": item, "interaction_id": ids[key]} for item, key in keys.items() if key in ids
-    ]
-    if rows:
-        stmt = dialect_insert(conn, GraphItem)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["item_id"], set_={"interaction_id": stmt.excluded.interaction_id}
-            ),
-            rows,
-        )
-
-
-def _remove_items(conn: Connection, item_keys: Iterable[str]) -> int:
-    """Forget removed items; delete their interaction when no mailbox holds it any more."""
-    keys = sorted(set(item_keys))
-    if not keys:
-        return 0
-    targets: set[int] = {
-        int(i)
-        for i in conn.execute(
-            select(GraphItem.interaction_id).where(
-                GraphItem.item_id.in_(keys), GraphItem.interaction_id.is_not(None)
-            )
-        ).scalars()
-        if i is not None
-    }
-    conn.execute(delete(GraphItem).where(GraphItem.item_id.in_(keys)))
-    if not targets:
-        return 0
-    still_held = set(
-        conn.execute(
-            select(GraphItem.interaction_id).where(GraphItem.interaction_id.in_(sorted(targets)))
-        ).scalars()
-    )
-    gone = sorted(targets - still_held)
-    if gone:
-        stale.mark(conn, gone)  # while their participants are still stored
-        conn.execute(delete(Interaction).where(Interaction.id.in_(gone)))
-    return len(gone)
 
 
 def _iso(at: datetime) -> str:
