@@ -94,10 +94,11 @@ class WhoKnowsBot(Bot):
     def refresh_soon(self) -> None:
         """Recompute stale aggregates (an opt-out leaves some) once the answer is sent.
 
-        Off the turn, one at a time, and scoped only: a change that would need a full
-        rebuild is left marked for the sync worker or the next import (a rebuild holds
-        every pair in memory and locks the aggregates). The marks are committed, so
-        work cut short by a shutdown is done there too.
+        Off the turn, one at a time, and scoped only (never a full rebuild, which holds
+        every pair in memory and locks the aggregates): more stale pairs than
+        ``stale.SCOPED_MAX_PAIRS`` are left marked for the sync worker or the next
+        import. The marks are committed, so work cut short by a shutdown is done there
+        too.
         """
         if any(not t.done() for t in self._refreshing):
             return  # the running refresh, or the worker, picks the new marks up

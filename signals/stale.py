@@ -47,6 +47,9 @@ from signals.rebuild import (
 
 # Past this share of all pairs a full rebuild is cheaper than a scoped one.
 FULL_REBUILD_SHARE = 0.25
+# The most pairs a refresh without a full rebuild takes on (the web process's): its
+# memory and time grow with the stale set, never with the store.
+SCOPED_MAX_PAIRS = 50_000
 
 Pair = tuple[int, int]
 
@@ -203,14 +206,19 @@ def _linking(conn: Connection, pairs: set[Pair]) -> set[int]:
 
 
 def refresh(
-    conn: Connection, *, facts: StoreFacts | None = None, full_allowed: bool = True
+    conn: Connection,
+    *,
+    facts: StoreFacts | None = None,
+    full_allowed: bool = True,
+    max_pairs: int = SCOPED_MAX_PAIRS,
 ) -> Refreshed:
     """Recompute the stale pairs and threads, in the caller's transaction.
 
     Locks the aggregate tables on PostgreSQL as a full rebuild does, so that no
     writer adds to a pair between its replay and its replacement. Without
-    ``full_allowed`` (the web process) a refresh that would have to be a full rebuild
-    is not done: the marks stay for the sync worker or the next import.
+    ``full_allowed`` (the web process) it is always scoped, and more than ``max_pairs``
+    stale pairs are not done at all: the marks stay for the sync worker or the next
+    import.
     """
     lock_aggregates(conn)
     facts = facts or read_facts(conn)
@@ -223,9 +231,9 @@ def refresh(
     if not stale and not threads:
         return Refreshed(0, 0, 0)
     total = conn.execute(select(func.count()).select_from(PairStrength)).scalar_one()
-    if len(stale) > FULL_REBUILD_SHARE * max(total, 1):
-        if not full_allowed:
-            return Refreshed(0, 0, 0, deferred=True)
+    if not full_allowed and len(stale) > max_pairs:
+        return Refreshed(0, 0, 0, deferred=True)
+    if full_allowed and len(stale) > FULL_REBUILD_SHARE * max(total, 1):
         pairs = rebuild_in(conn, facts=facts)
         replayed = conn.execute(select(func.count()).select_from(Interaction)).scalar_one()
         return Refreshed(pairs, len(threads), replayed, full=True)
@@ -273,10 +281,12 @@ def refresh(
     return Refreshed(len(stale), len(threads), len(replay | parents))
 
 
-def refresh_stale(engine: Engine, *, full_allowed: bool = True) -> Refreshed:
+def refresh_stale(
+    engine: Engine, *, full_allowed: bool = True, max_pairs: int = SCOPED_MAX_PAIRS
+) -> Refreshed:
     """:func:`refresh` in a transaction of its own; when nothing is marked, nothing
     is done (and nothing locked)."""
     with engine.begin() as conn:
         if not pending(conn):
             return Refreshed(0, 0, 0)
-        return refresh(conn, full_allowed=full_allowed)
+        return refresh(conn, full_allowed=full_allowed, max_pairs=max_pairs)
