@@ -76,7 +76,7 @@ def tenant(mailboxes: int, messages: int, seed: int = 5) -> Tenant:
             outgoing = n % 2 == 0
             sender, to = (me, [other]) if outgoing else (other, [me])
             mid = f"<m{k}.{n}@mail.example>"
-            item = {
+            item: dict[str, Any] = {
                 "id": f"AAMk-{k}-{n}",
                 "internetMessageId": mid,
                 "conversationId": f"conv-{thread}",
@@ -92,7 +92,7 @@ def tenant(mailboxes: int, messages: int, seed: int = 5) -> Tenant:
                 "inferenceClassification": "focused",
                 "internetMessageHeaders": [{"name": "Message-ID", "value": mid}],
             }
-            (sent if outgoing else inbox).items[item["id"]] = item
+            (sent if outgoing else inbox).items[f"AAMk-{k}-{n}"] = item
         t.folders[(uid, "inbox")] = inbox
         t.folders[(uid, "sentitems")] = sent
     return t
