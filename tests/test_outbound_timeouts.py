@@ -12,7 +12,8 @@ import pytest
 
 from bot.mailer import GraphMailer, MailError
 from signals.graph.auth import TOKEN_ATTEMPTS, Credentials, TokenProvider
-from signals.graph.errors import AuthError
+from signals.graph.client import GraphClient
+from signals.graph.errors import AuthError, RetryBudgetExhausted
 from tests.graph_server import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -112,3 +113,28 @@ async def test_mailer_does_not_retry_a_refusal(server: GraphServer, tmp_path: Pa
     with pytest.raises(MailError, match="403"):
         await mailer.send(sender="a@contoso.com", to="x@y.example", subject="s", body="b")
     assert server.mail_requests == 1
+
+
+async def test_graph_client_times_out_and_retries_only_within_its_budget() -> None:
+    """A Graph (or Dataverse) endpoint that accepts and never answers: every request
+    times out, is retried (as a network error) within the budget, then gives up."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        sleeps = Sleeps()
+
+        async def token() -> str:
+            return "t"
+
+        client = GraphClient(
+            base_url=f"http://127.0.0.1:{silent.getsockname()[1]}/v1.0",
+            token=token,
+            retry_budget=2,
+            request_timeout=0.3,
+            sleep=sleeps,
+        )
+        try:
+            with pytest.raises(RetryBudgetExhausted) as failed:
+                await client.get_json("users/delta")
+        finally:
+            await client.close()
+    assert failed.value.attempts == 3 and failed.value.status == 0
+    assert client.stats.requests == 3 and len(sleeps.delays) == 2
