@@ -344,7 +344,7 @@ async def test_kill_9_at_many_points_then_a_restart_equals_one_run(
 ) -> None:
     env = _env(server, ca)
     outcomes = []
-    for at in (2, 4, 7, 10, 14, 19):
+    for at in (2, 3, 4, 6, 9, 13):
         proc = _sync(store_url, env, "--once")
         server.on_request = functools.partial(
             _signal_at, proc, signal.SIGKILL, len(server.served) + at
@@ -353,5 +353,7 @@ async def test_kill_9_at_many_points_then_a_restart_equals_one_run(
         server.on_request = None
         assert proc.returncode in (-signal.SIGKILL, 0), output
         outcomes.append(proc.returncode)
-    assert outcomes.count(-signal.SIGKILL) >= 4  # most runs died in the middle
     await _finish(store, server, ca, tmp_path)
+    # Every run makes at least four requests (domains, directory delta, CRM): the first
+    # three kills always land; later ones land when the run still had mailboxes to read.
+    assert outcomes[:3] == [-signal.SIGKILL] * 3, outcomes
