@@ -110,14 +110,26 @@ class WhoKnowsBot(Bot):
         self.dev_mode = dev_mode
         self.mailer = mailer
         self._background: set[asyncio.Task[Any]] = set()
+        self._refreshing: set[asyncio.Task[Any]] = set()
 
     def refresh_soon(self) -> None:
         """Recompute stale aggregates (an opt-out leaves some) once the answer is sent.
 
-        Off the turn: its size depends on the store, and the marks are committed, so
-        work cut short by a shutdown is done by the next sync or import instead.
+        Off the turn, one at a time, and scoped only (never a full rebuild, which holds
+        every pair in memory and locks the aggregates): more stale pairs than
+        ``stale.SCOPED_MAX_PAIRS`` are left marked for the sync worker or the next
+        import. The marks are committed, so work cut short by a shutdown is done there
+        too.
         """
-        task = asyncio.create_task(asyncio.to_thread(stale.refresh_stale, self.engine))
+        if any(not t.done() for t in self._refreshing):
+            return  # the running refresh, or the worker, picks the new marks up
+        task = asyncio.create_task(
+            asyncio.to_thread(stale.refresh_stale, self.engine, full_allowed=False)
+        )
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
         self._background.add(task)
         task.add_done_callback(self._background_done)
 

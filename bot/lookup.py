@@ -30,7 +30,7 @@ from cards.views import (
     ResultView,
 )
 from scoring.answer import Answer, ask, lead_by_id
-from scoring.resolve import Match
+from scoring.resolve import MAX_QUERY_CHARS, Match
 from signals.models import (
     REQUEST_OPEN,
     Introduction,
@@ -108,7 +108,11 @@ def who_knows(
         suggestions = tuple(
             choice(m) for m in _suggestion_matches(session, answer.resolution.suggestions)
         )
-        return NoMatchView(query=answer.resolution.cleaned, suggestions=suggestions)
+        return NoMatchView(
+            query=answer.resolution.cleaned,
+            suggestions=suggestions,
+            too_long=MAX_QUERY_CHARS if answer.resolution.too_long else 0,
+        )
     return result_view(session, answer, user)
 
 

@@ -12,10 +12,12 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp.web_protocol import RequestPayloadError
 from sqlalchemy import Engine, text
 
 from bot import settings
@@ -31,6 +33,27 @@ Readiness = Callable[[], Awaitable[object]]
 
 HOST_KEY: web.AppKey[Host] = web.AppKey("host")
 READINESS_KEY: web.AppKey[Readiness | None] = web.AppKey("readiness")
+
+
+MAX_JSON_DEPTH = 64  # an activity, card data included, is a few levels deep
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether ``value`` nests containers more than ``limit`` deep (iterative: no recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[object]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _error(status: int, error: str, message: str, **extra: Any) -> web.Response:
@@ -66,12 +89,20 @@ async def messages(request: web.Request) -> web.Response:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _error(413, "request entity too large", "the activity is too large")
+    except (RequestPayloadError, BadHttpMessage):
+        # e.g. Content-Encoding: gzip on a body that is not compressed
+        return _error(400, "bad request", "the body does not match its Content-Encoding")
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return _error(400, "bad request", "malformed JSON")
+    except RecursionError:
+        return _error(400, "bad request", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(body, dict):
         return _error(400, "bad request", "an activity is a JSON object")
+    if _deeper_than(body, MAX_JSON_DEPTH):
+        # The SDK walks activities recursively: a deep value would end in RecursionError.
+        return _error(400, "bad request", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     answer: HostResponse = await request.app[HOST_KEY].handle(
         body, request.headers.get("Authorization")
     )

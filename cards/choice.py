@@ -48,6 +48,11 @@ def choice_card(view: ChoiceView) -> dict[str, Any]:
 
 def no_match_card(view: NoMatchView) -> dict[str, Any]:
     """What was searched, why nothing matched, and the closest names as buttons."""
+    if view.too_long:
+        heading = texts.too_long_title(view.too_long)
+        return card(
+            [title(heading), text(texts.TOO_LONG_HINT, spacing="small")], fallback_text=heading
+        )
     body: list[Element] = [
         title(texts.no_match_title(view.query)),
         text(texts.NO_MATCH_HINT, spacing="small"),

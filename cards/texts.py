@@ -485,6 +485,14 @@ def no_match_title(query: str) -> str:
     return f"No one found for “{query}”"
 
 
+def too_long_title(limit: int) -> str:
+    return f"That is longer than a name ({limit} characters at most)"
+
+
+TOO_LONG_HINT = (
+    "Ask with the lead's name, e-mail address or company only, for example "
+    "“who knows Yvonne McKay”."
+)
 NO_MATCH_HINT = (
     "Whoknows looks for names, e-mail addresses and companies seen in the mailboxes analysed "
     "and in the CRM. Check the spelling, or try the e-mail address or the company."

@@ -270,6 +270,7 @@ class NoMatchView:
 
     query: str
     suggestions: tuple[MatchChoice, ...] = ()
+    too_long: int = 0  # the question was over this many characters: not looked up
 
 
 @dataclass(frozen=True)

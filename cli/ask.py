@@ -17,6 +17,7 @@ from cli.common import UsageFailure, db_option, open_store_or_exit
 from scoring import settings as scoring_settings
 from scoring.answer import Answer, ask
 from scoring.evaluation import evaluate
+from scoring.resolve import MAX_QUERY_CHARS
 from scoring.strength import Weights
 
 
@@ -31,6 +32,8 @@ def render_table(answer: Answer, limit: int | None) -> str:
                     x for x in (m.company if m.kind == "person" else "company", m.email) if x
                 )
                 lines.append(f"  - {m.name} ({extra})")
+        elif res.too_long:
+            lines.append(texts.too_long_title(MAX_QUERY_CHARS) + ". " + texts.TOO_LONG_HINT)
         else:
             lines.append(f"No one matches {res.cleaned!r}.")
             if res.suggestions:

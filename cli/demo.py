@@ -302,23 +302,31 @@ def wait_for_http(
     what: str,
     timeout: float = 60.0,
     stop_event: threading.Event | None = None,
+    ok_only: bool = False,
 ) -> None:
-    """Poll ``url`` until it answers; DemoError (with the end of ``log``) when the process
-    exits or ``timeout`` passes first."""
+    """Poll ``url`` until it answers (with ``ok_only``: answers 2xx, e.g. /readyz once
+    the database answers); DemoError (with the end of ``log``) when the process exits or
+    ``timeout`` passes first."""
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
             raise DemoError(f"{what} exited with code {proc.returncode}:\n{_tail(log)}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except (urllib.error.URLError, OSError):
-            pass
+        if answers(url, ok_only=ok_only):
+            return
         if time.monotonic() > deadline:
             raise DemoError(f"{what} did not answer at {url} within {timeout:.0f} s:\n{_tail(log)}")
         _pause(stop_event)
+
+
+def answers(url: str, *, ok_only: bool = False) -> bool:
+    """Whether ``url`` answers now (any HTTP status, or only 2xx with ``ok_only``)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return not ok_only
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def listening_port(
@@ -330,15 +338,24 @@ def listening_port(
     stop_event: threading.Event | None = None,
 ) -> int:
     """The port the Playground says it listens on (its ``output``): it takes another one
-    when ``wanted`` is busy."""
+    when ``wanted`` is busy. Never a guess: whatever answers on ``wanted`` may be another
+    program (an earlier Playground), so no line means a DemoError with the output's end."""
     deadline = time.monotonic() + timeout
     while True:
         text = output.read_text(errors="replace") if output.exists() else ""
         for line in text.splitlines():
             if line.startswith("Listening on "):
                 return int(line.removeprefix("Listening on ").strip())
-        if proc.poll() is not None or time.monotonic() > deadline:
-            return wanted  # wait_for_http says what went wrong
+        if proc.poll() is not None:
+            raise DemoError(
+                f"the Agents Playground exited with code {proc.returncode} before listening "
+                f"(wanted port {wanted}):\n{_tail(output)}"
+            )
+        if time.monotonic() > deadline:
+            raise DemoError(
+                f"the Agents Playground did not say it listens within {timeout:.0f} s "
+                f"(wanted port {wanted}):\n{_tail(output)}"
+            )
         _pause(stop_event)
 
 
@@ -447,13 +464,8 @@ def demo_command(db_url: str | None, port: int, playground_port_: int, no_playgr
     try:
         bot_log = workdir / "bot.log"
         bot = start(serve_argv(port), log=bot_log, env=bot_env(url, dev_user))
-        wait_for_http(
-            f"http://127.0.0.1:{port}/healthz",
-            bot,
-            log=bot_log,
-            what="the bot",
-            stop_event=stopping,
-        )
+        ready = f"http://127.0.0.1:{port}/readyz"
+        wait_for_http(ready, bot, log=bot_log, what="the bot", stop_event=stopping, ok_only=True)
         endpoint = f"http://127.0.0.1:{port}/api/messages"
         found = None if no_playground else find_playground()
         if found is None:
@@ -481,6 +493,8 @@ def demo_command(db_url: str | None, port: int, playground_port_: int, no_playgr
                 what="the Agents Playground",
                 stop_event=stopping,
             )
+            if not answers(ready, ok_only=True):  # both, at the moment we say so
+                raise DemoError(f"the bot stopped answering at {ready}:\n{_tail(bot_log)}")
             click.echo(
                 f"\nWhoknows is running in the Microsoft 365 Agents Playground, a Teams-like "
                 f"client.\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import signal
 from datetime import datetime
 from typing import Never
 
@@ -14,9 +16,12 @@ from cli.common import db_option, open_store_or_exit
 from signals import sync_settings
 from signals.graph.auth import Credentials
 from signals.graph.errors import SyncError
-from signals.graph.sync import RunSummary, SyncConfig, SyncRunner, make_clients
+from signals.graph.sync import RunSummary, SyncConfig, make_clients
+from signals.graph.worker import Worker, WorkerHooks
 from signals.models import StalePair, StaleThread, SyncState
 from signals.retention import last_purge
+
+FAILING_SHOWN = 20
 
 
 def _when(at: datetime | None) -> str:
@@ -50,14 +55,26 @@ def status_lines(engine: Engine) -> list[str]:
             for table in (StalePair, StaleThread)
         ]
         failing = conn.execute(
-            select(SyncState.source, SyncState.scope, SyncState.last_error)
+            select(
+                SyncState.source,
+                SyncState.scope,
+                SyncState.last_error,
+                SyncState.failures,
+                SyncState.retry_at,
+            )
             .where(SyncState.last_error.is_not(None))
-            .order_by(SyncState.source, SyncState.scope)
-            .limit(10)
+            .order_by(SyncState.retry_at.is_(None), SyncState.retry_at, SyncState.source)
+            .limit(FAILING_SHOWN + 1)
         ).all()
         purged = last_purge(conn)
-    for source, scope, error in failing:
-        lines.append(f"  error {source} {scope}: {error}")
+    if failing:
+        lines.append("failing (last error, failures in a row, next retry):")
+    for source, scope, error, failures, retry_at in failing[:FAILING_SHOWN]:
+        where = f"{source} {scope}".strip()
+        retry = _when(retry_at) if retry_at else "next run"
+        lines.append(f"  {where}: {error} ({failures}x, next retry {retry})")
+    if len(failing) > FAILING_SHOWN:
+        lines.append(f"  ... and more (showing the {FAILING_SHOWN} retried soonest)")
     lines.append(purged.line() if purged else "no purge has run yet")
     if any(waiting):
         lines.append(
@@ -69,32 +86,52 @@ def status_lines(engine: Engine) -> list[str]:
     return lines
 
 
-async def _run(engine: Engine, config: SyncConfig, once: bool, interval: float) -> RunSummary:
+async def _run(
+    engine: Engine, config: SyncConfig, once: bool, interval: float
+) -> tuple[RunSummary, bool]:
+    """Runs until done (``once``) or SIGTERM; returns the last summary and whether stopped."""
     creds = Credentials.from_settings()
     graph, crm = make_clients(creds, config)
-    summary = RunSummary()
+    bar: tqdm[Never] = tqdm(desc="mailboxes", unit="mailbox", leave=False)
+    worker = Worker(
+        engine,
+        graph,
+        config,
+        crm=crm,
+        hooks=WorkerHooks(
+            on_summary=functools.partial(_report, bar),
+            on_mailbox=functools.partial(_advance, bar),
+            on_notice=_notice,
+        ),
+    )
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, worker.request_stop)
     try:
-        while True:
-            bar: tqdm[Never]
-            with tqdm(desc="mailboxes", unit="mailbox", leave=False) as bar:
-
-                def advance(_mailbox: str, bar: tqdm[Never] = bar) -> None:
-                    bar.update(1)
-
-                runner = SyncRunner(engine, graph, config, crm=crm, on_mailbox=advance)
-                summary = await runner.run_once()
-            click.echo(f"sync: {summary.line()}")
-            for skipped in summary.skipped:
-                click.echo(f"  skipped {skipped}")
-            for error in summary.errors:
-                click.echo(f"  error {error}", err=True)
-            if once:
-                return summary
-            await asyncio.sleep(interval)
+        summary = await worker.run(once=once, interval=interval)
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        bar.close()
         await graph.close()
         if crm is not None:
             await crm.close()
+    return summary, worker.stopping
+
+
+def _advance(bar: tqdm[Never], _mailbox: str) -> None:
+    bar.update(1)
+
+
+def _notice(message: str) -> None:
+    click.echo(f"sync: {message}", err=True)
+
+
+def _report(bar: tqdm[Never], summary: RunSummary) -> None:
+    bar.reset()
+    click.echo(f"sync: {summary.line()}")
+    for skipped in summary.skipped:
+        click.echo(f"  skipped {skipped}")
+    for error in summary.errors:
+        click.echo(f"  error {error}", err=True)
 
 
 @click.command("sync")
@@ -113,12 +150,23 @@ async def _run(engine: Engine, config: SyncConfig, once: bool, interval: float) 
     metavar="N",
     help="How far back the first sync reads (default: $WHOKNOWS_SYNC_BACKFILL_DAYS, 365).",
 )
-@click.option("--status", is_flag=True, help="Show the last sync per source and exit.")
+@click.option(
+    "--wait",
+    "wait_for_others",
+    is_flag=True,
+    help="With --once: wait for the mailboxes other workers hold instead of leaving them.",
+)
+@click.option(
+    "--status",
+    is_flag=True,
+    help="Show the last sync per source and the failing mailboxes, and exit.",
+)
 @db_option
 def sync_command(
     once: bool,
     interval: float | None,
     backfill_days: int | None,
+    wait_for_others: bool,
     status: bool,
     db_url: str | None,
 ) -> None:
@@ -129,13 +177,17 @@ def sync_command(
             click.echo(line)
         return
     config = SyncConfig.from_settings(backfill_days=backfill_days)
+    config.wait_for_others = wait_for_others
     wait = float(sync_settings.SYNC_INTERVAL.get()) if interval is None else interval
     try:
-        summary = asyncio.run(_run(engine, config, once, wait))
+        summary, stopped = asyncio.run(_run(engine, config, once, wait))
     except SyncError as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         click.echo("sync stopped; it resumes from the last committed page")
+        return
+    if stopped:
+        click.echo("sync stopped on request; it resumes from the last committed page")
         return
     if summary.errors:
         raise click.ClickException(f"{len(summary.errors)} sources failed; see above")

@@ -25,6 +25,10 @@ _PREFIX = re.compile(
 )
 _DOMAIN = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}$")
 MAX_CHOICES = 8
+# A lead is a name, an address or a company: what is longer is no lead, and comparing it
+# against thousands of names would cost time quadratic in its length.
+MAX_QUERY_CHARS = 200
+MAX_FUZZY_TOKENS = 6  # words of a name compared (two LIKE clauses each)
 ACCEPT = 0.86
 CONSIDER = 0.72
 SUGGEST = 0.5
@@ -49,6 +53,7 @@ class Resolution:
     cleaned: str
     matches: list[Match] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
+    too_long: bool = False  # over MAX_QUERY_CHARS: not looked up
 
     @property
     def unique(self) -> Match | None:
@@ -83,9 +88,14 @@ class Resolver:
         return self.leads_internal or not person.internal
 
     def resolve(self, text: str) -> Resolution:
+        if len(text) > 4 * MAX_QUERY_CHARS:  # before any regex runs over it
+            return Resolution(query=text, cleaned=text[:MAX_QUERY_CHARS], too_long=True)
         cleaned = clean_query(text)
         res = Resolution(query=text, cleaned=cleaned)
         if not cleaned:
+            return res
+        if len(cleaned) > MAX_QUERY_CHARS:
+            res.cleaned, res.too_long = cleaned[:MAX_QUERY_CHARS], True
             return res
         lowered = cleaned.lower()
         if "@" in lowered:
@@ -206,7 +216,7 @@ class Resolver:
 
     def _fuzzy(self, key: str) -> tuple[list[Match], list[str]]:
         """Names close to the query: accepted when one is clearly best, else suggestions."""
-        tokens = [t for t in key.split() if len(t) >= 2]
+        tokens = list(dict.fromkeys(t for t in key.split() if len(t) >= 2))[:MAX_FUZZY_TOKENS]
         like = [Person.name_key.like(f"{t[:2]}%") for t in tokens]
         like += [Person.name_key.like(f"% {t[:2]}%") for t in tokens]
         people = self._people(or_(*like), limit=5000) if like else []

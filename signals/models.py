@@ -463,6 +463,8 @@ class SyncState(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     items_total: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # in a row
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # backoff: not before
 
 
 class GraphItem(Base):

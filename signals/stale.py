@@ -48,6 +48,9 @@ from signals.rebuild import (
 
 # Past this share of all pairs a full rebuild is cheaper than a scoped one.
 FULL_REBUILD_SHARE = 0.25
+# The most pairs a refresh without a full rebuild takes on (the web process's): its
+# memory and time grow with the stale set, never with the store.
+SCOPED_MAX_PAIRS = 50_000
 
 Pair = tuple[int, int]
 
@@ -60,6 +63,7 @@ class Refreshed:
     threads: int
     replayed: int  # interactions replayed (all of them when ``full``)
     full: bool = False
+    deferred: bool = False  # too much is stale for a scoped refresh: left to a worker
 
 
 def touched_pairs(conn: Connection, interaction_ids: Iterable[int], facts: StoreFacts) -> set[Pair]:
@@ -202,11 +206,20 @@ def _linking(conn: Connection, pairs: set[Pair]) -> set[int]:
     return out
 
 
-def refresh(conn: Connection, *, facts: StoreFacts | None = None) -> Refreshed:
+def refresh(
+    conn: Connection,
+    *,
+    facts: StoreFacts | None = None,
+    full_allowed: bool = True,
+    max_pairs: int = SCOPED_MAX_PAIRS,
+) -> Refreshed:
     """Recompute the stale pairs and threads, in the caller's transaction.
 
     Locks the aggregate tables on PostgreSQL as a full rebuild does, so that no
-    writer adds to a pair between its replay and its replacement.
+    writer adds to a pair between its replay and its replacement. Without
+    ``full_allowed`` (the web process) it is always scoped, and more than ``max_pairs``
+    stale pairs are not done at all: the marks stay for the sync worker or the next
+    import.
     """
     lock_aggregates(conn)
     facts = facts or read_facts(conn)
@@ -219,7 +232,9 @@ def refresh(conn: Connection, *, facts: StoreFacts | None = None) -> Refreshed:
     if not stale and not threads:
         return Refreshed(0, 0, 0)
     total = conn.execute(select(func.count()).select_from(PairStrength)).scalar_one()
-    if len(stale) > FULL_REBUILD_SHARE * max(total, 1):
+    if not full_allowed and len(stale) > max_pairs:
+        return Refreshed(0, 0, 0, deferred=True)
+    if full_allowed and len(stale) > FULL_REBUILD_SHARE * max(total, 1):
         pairs = rebuild_in(conn, facts=facts)
         replayed = conn.execute(select(func.count()).select_from(Interaction)).scalar_one()
         return Refreshed(pairs, len(threads), replayed, full=True)
@@ -267,8 +282,12 @@ def refresh(conn: Connection, *, facts: StoreFacts | None = None) -> Refreshed:
     return Refreshed(len(stale), len(threads), len(replay | parents))
 
 
-def refresh_stale(engine: Engine) -> Refreshed:
+def refresh_stale(
+    engine: Engine, *, full_allowed: bool = True, max_pairs: int = SCOPED_MAX_PAIRS
+) -> Refreshed:
     """:func:`refresh` in a transaction of its own; when nothing is marked, nothing
     is done (and nothing locked)."""
     with engine.begin() as conn:
-        return refresh(conn) if pending(conn) else Refreshed(0, 0, 0)
+        if not pending(conn):
+            return Refreshed(0, 0, 0)
+        return refresh(conn, full_allowed=full_allowed, max_pairs=max_pairs)

@@ -105,6 +105,20 @@ SYNC_MAX_BACKOFF = declare(
     "Longest wait between two retries, in seconds (Retry-After and exponential backoff).",
     section=SECTION,
 )
+SYNC_FAILURE_BACKOFF = declare(
+    "sync_failure_backoff",
+    60.0,
+    "Seconds before a failed mailbox or source is tried again; doubles with each failure in "
+    "a row (with jitter) up to an hour.",
+    section=SECTION,
+)
+SYNC_REQUEST_TIMEOUT = declare(
+    "sync_request_timeout",
+    60.0,
+    "Seconds one Graph, Dataverse or login request may take (connect and read) before it "
+    "counts as a network error and is retried within the retry budget.",
+    section=SECTION,
+)
 SYNC_LEASE_SECONDS = declare(
     "sync_lease_seconds",
     600,

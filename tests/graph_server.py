@@ -26,7 +26,7 @@ import itertools
 import json
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -113,6 +113,21 @@ class GraphServer:
         self.groups_forbidden = False
         self.latency = 0.0
         self.page_size = 5
+        # mailbox -> "error" (a 500 for its requests) or "garbage" (200 with items that
+        # are not objects): one mailbox failing in the way a bug or an outage would.
+        self.failing_mailboxes: dict[str, str] = {}
+        # Called with the number of Graph requests received so far, as each arrives
+        # (tests kill the sync process at chosen points with it).
+        self.on_request: Callable[[int], None] | None = None
+        # sendMail: statuses answered before the 202 (e.g. [503, 429]); seconds each
+        # answer (and each token) is held back, to let clients time out.
+        self.mail_answers: list[int] = []
+        self.mail_delay = 0.0
+        self.token_delay = 0.0
+        self.token_held = 0  # token requests being held back by token_delay right now
+        self.mail_requests = 0
+        self.mail_answered = 0  # requests whose handler has finished (held ones included)
+        self.sent_mail: list[dict[str, Any]] = []
         self._snapshots: dict[str, list[dict[str, Any]]] = {}
         self._snap_ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -171,6 +186,7 @@ class GraphServer:
         app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._openid)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
         app.router.add_get("/v1.0/{tail:.*}", self._graph)
+        app.router.add_post("/v1.0/users/{user}/sendMail", self._send_mail)
         app.router.add_get("/crm/api/data/v9.2/{entity}", self._dataverse)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.cert.configure_cert(context)
@@ -235,7 +251,31 @@ class GraphServer:
             }
         )
 
+    async def _send_mail(self, request: web.Request) -> web.Response:
+        self.mail_requests += 1
+        try:
+            return await self._mail_answer(request)
+        finally:
+            self.mail_answered += 1
+
+    async def _mail_answer(self, request: web.Request) -> web.Response:
+        if self.mail_delay:
+            await asyncio.sleep(self.mail_delay)
+        if not self._authorised(request, self.base):
+            return _error(401, "InvalidAuthenticationToken", "Access token is empty or wrong.")
+        if self.mail_answers:
+            status = self.mail_answers.pop(0)
+            return _error(status, "Failed", "Not now.", {"Retry-After": "0"})
+        self.sent_mail.append({"from": request.match_info["user"], **(await request.json())})
+        return web.Response(status=202)
+
     async def _token(self, request: web.Request) -> web.Response:
+        if self.token_delay:
+            self.token_held += 1
+            try:
+                await asyncio.sleep(self.token_delay)
+            finally:
+                self.token_held -= 1
         form = dict(await request.post())
         values = {k: str(v) for k, v in form.items()}
         self.token_requests.append(values)
@@ -323,6 +363,8 @@ class GraphServer:
         worker = request.headers.get("User-Agent", "")
         record = Served(tail, dict(request.query), mailbox, worker, 0, next(self.seq))
         self.served.append(record)
+        if self.on_request is not None:
+            self.on_request(len(self.served))
         key = mailbox or ""
         self.in_flight[key] = self.in_flight.get(key, 0) + 1
         self.max_in_flight[key] = max(self.max_in_flight.get(key, 0), self.in_flight[key])
@@ -348,6 +390,11 @@ class GraphServer:
                 "Please retry later.",
                 headers,
             )
+        failing = self.failing_mailboxes.get(parts[1]) if parts[0] == "users" else None
+        if failing == "error":
+            return _error(500, "InternalServerError", "Something went wrong.")
+        if failing == "garbage":
+            return web.json_response({"value": [1, 2, 3]})
         q = request.query
         if "$skiptoken" in q and q["$skiptoken"] in self._snapshots:
             rest = self._snapshots[q["$skiptoken"]]

@@ -389,7 +389,12 @@ async def test_dead_workers_lease_lapses(
     with store.begin() as conn:
         conn.execute(update(SyncState).values(last_success_at=None))
     dead = leases.claim(
-        store, MAILBOX, owner="dead", now=clock(), lease_seconds=600, mailboxes_only=True
+        store,
+        MAILBOX,
+        owner="dead",
+        now=clock(),
+        lease_seconds=600,
+        mailboxes=leases.MailboxFilter(),
     )
     assert dead is not None
     soon = await run(runner_for(store, server, ca, clock=clock, owner="alive"))
@@ -446,6 +451,10 @@ async def test_exhausted_budget_is_a_clear_error_and_keeps_progress(
         kept = conn.scalar(select(func.count()).select_from(Interaction))
     assert kept
     server.throttle_next = 0
+    at_once = await run(runner_for(store, server, ca, clock=clock))
+    assert at_once.backing_off  # failed mailboxes wait for their retry time
+    assert "waiting to retry" in at_once.line()
+    clock.now += timedelta(hours=2)  # past the longest backoff
     again = await run(runner_for(store, server, ca, clock=clock))
     assert not again.errors, again.errors
     assert_same_store(store, server, clock.now, tmp_path)

@@ -15,6 +15,8 @@ import requests
 from signals import sync_settings as ss
 from signals.graph.errors import AuthError
 
+TOKEN_ATTEMPTS = 3  # login requests per token, each within the request timeout
+
 # Hosts msal knows; anything else (a test server, a private endpoint) skips its checks.
 _KNOWN_LOGIN_HOSTS = {
     "login.microsoftonline.com",
@@ -71,14 +73,20 @@ class Credentials:
 
 
 class _Session(requests.Session):
-    """Trusts the given CA bundle even when REQUESTS_CA_BUNDLE is set (it would win)."""
+    """Every login request with a timeout (msal sets none: a hung endpoint would hold the
+    token lock, and with it every Graph call, for ever); trusts the given CA bundle even
+    when REQUESTS_CA_BUNDLE is set (it would win)."""
 
-    def __init__(self, ca_file: str) -> None:
+    def __init__(self, ca_file: str, timeout: float) -> None:
         super().__init__()
         self.ca_file = ca_file
+        self.timeout = timeout
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        kwargs.setdefault("verify", self.ca_file)
+        if self.ca_file:
+            kwargs.setdefault("verify", self.ca_file)
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
         return super().request(method, url, *args, **kwargs)
 
 
@@ -91,7 +99,7 @@ def resource_scope(base_url: str) -> str:
 class TokenProvider:
     """One msal confidential client; tokens are cached by msal until shortly before expiry."""
 
-    def __init__(self, creds: Credentials) -> None:
+    def __init__(self, creds: Credentials, *, timeout: float | None = None) -> None:
         if not creds.client_id or not creds.tenant_id:
             raise AuthError(
                 "Microsoft Graph sync needs an app id and a tenant id: set "
@@ -99,13 +107,14 @@ class TokenProvider:
                 "MicrosoftAppTenantId)"
             )
         self.creds = creds
+        self.timeout = float(ss.SYNC_REQUEST_TIMEOUT.get()) if timeout is None else timeout
         self._lock = threading.Lock()
         self._app: msal.ConfidentialClientApplication | None = None
         self._session: requests.Session | None = None
 
     def _client(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
-            session = _Session(self.creds.ca_file) if self.creds.ca_file else requests.Session()
+            session = _Session(self.creds.ca_file, self.timeout)
             self._session = session
             known = urlsplit(self.creds.login_url).hostname in _KNOWN_LOGIN_HOSTS
             extra: dict[str, Any] = {} if known else {"validate_authority": False}
@@ -129,11 +138,19 @@ class TokenProvider:
             self._app = None
 
     def token_sync(self, scope: str) -> str:
+        """From msal's cache, else from the login endpoint: a few attempts, each within
+        the timeout, so the lock is never held longer than that budget."""
         with self._lock:
-            try:
-                result = self._client().acquire_token_for_client(scopes=[scope])
-            except requests.RequestException as exc:
-                raise AuthError(f"cannot reach the login endpoint: {exc}") from exc
+            for attempt in range(TOKEN_ATTEMPTS):
+                try:
+                    result = self._client().acquire_token_for_client(scopes=[scope])
+                    break
+                except requests.RequestException as exc:
+                    if attempt + 1 == TOKEN_ATTEMPTS:
+                        raise AuthError(
+                            f"cannot reach the login endpoint ({type(exc).__name__}) "
+                            f"after {TOKEN_ATTEMPTS} attempts"
+                        ) from exc
         token = result.get("access_token") if isinstance(result, dict) else None
         if not token:
             error = result.get("error", "unknown") if isinstance(result, dict) else "unknown"

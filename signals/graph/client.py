@@ -61,6 +61,7 @@ class GraphClient:
     per_mailbox: int = 4
     retry_budget: int = 8
     max_backoff: float = 120.0
+    request_timeout: float = 60.0  # one request, connect to last byte
     sleep: Sleep = asyncio.sleep
     rand: Callable[[], float] = random.random
     user_agent: str = "whoknows-sync"
@@ -84,7 +85,11 @@ class GraphClient:
             context = ssl.create_default_context(cafile=self.ca_file or None)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=context, limit=64),
-                timeout=aiohttp.ClientTimeout(total=120),
+                timeout=aiohttp.ClientTimeout(
+                    total=self.request_timeout,
+                    sock_connect=self.request_timeout,
+                    sock_read=self.request_timeout,
+                ),
             )
         return self._session
 
@@ -137,6 +142,7 @@ class GraphClient:
                     status=status,
                     code=_code(body),
                     url=url,
+                    attempts=attempt + 1,
                 )
             delay = self._backoff(attempt, retry_after)
             attempt += 1

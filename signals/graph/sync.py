@@ -1,9 +1,10 @@
 """One sync run: directory, every mailbox in scope, call records, Dynamics 365.
 
-Progress is saved with the data: each page's interactions and the link that follows
-it (nextLink, or the deltaLink after the last page) are committed in one transaction,
-together with the renewal of the worker's lease. A crash resumes from the last
-committed page; items seen twice are recognised by their ``source_key``.
+Every source is read the same way, in plain steps (:meth:`SyncRunner._follow`): fetch a
+page, map it to rows, write the rows and the link that follows the page (nextLink, or the
+deltaLink after the last one) in one transaction, together with the renewal of the
+worker's lease. A crash resumes from the last committed page; items seen twice are
+recognised by their ``source_key``.
 
 Removed items (``@removed`` in a mail delta) delete the interaction they became, unless
 another mailbox still holds the same message. The per-pair aggregates are additive and
@@ -13,6 +14,11 @@ what it touched stale (``signals.stale``) and the run ends by recomputing just t
 The tenant's first back-fill, whose mailboxes arrive in no particular time order, ends
 with a full rebuild instead. Marks are committed with the page, so a crash before the
 refresh is caught by the next run.
+
+A failure of one source or mailbox is recorded on its lease row (without data, see
+:func:`signals.graph.errors.describe`) and retried after a backoff; the run goes on. A
+database outage is not a source's failure: it ends the run, and the worker
+(:mod:`signals.graph.worker`) waits for the database and starts again.
 """
 
 from __future__ import annotations
@@ -22,10 +28,10 @@ import functools
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
@@ -34,40 +40,55 @@ from sqlalchemy.exc import DBAPIError
 from signals import privacy, retention, settings, stale
 from signals import sync_settings as ss
 from signals.addresses import normalise_email
-from signals.crm import upsert_crm
-from signals.db import dialect_insert, error_text
-from signals.directory import DirectoryPerson, upsert_person
-from signals.graph import dataverse, groups, leases, mapping
+from signals.db import dialect_insert
+from signals.graph import dataverse, groups, leases, mapping, rows
 from signals.graph.auth import Credentials, TokenProvider, resource_scope
 from signals.graph.client import ClientStats, GraphClient, Page, Sleep
-from signals.graph.errors import DeltaExpired, NotPermitted, SyncError
-from signals.ingest import IngestStats, Writer
-from signals.models import (
-    Address,
-    GraphItem,
-    Interaction,
-    Person,
-    StoreMeta,
-    SyncState,
+from signals.graph.errors import (
+    DeltaExpired,
+    NotPermitted,
+    StopRequested,
+    describe,
+    is_db_outage,
+    is_lock_conflict,
 )
+from signals.graph.rows import (
+    DirectoryRows,
+    MessageRows,
+    Privacy,
+    Rows,
+    crm_rows,
+    directory_rows,
+    map_items,
+    remove_items,
+    write_crm,
+    write_directory,
+)
+from signals.ingest import Writer
+from signals.models import Address, Person, StoreMeta, SyncState
 from signals.rebuild import rebuild_in
-from signals.records import InteractionRecord, Party
+from signals.records import Party
 
+MAILBOX = rows.MAILBOX  # the lease rows of mailboxes
 FOLDERS = ("inbox", "sentitems")
 DOMAINS_KEY = "graph_verified_domains"
 REBUILD_KEY = "graph_rebuild_pending"
-MAILBOX = "mailbox"
 DIRECTORY = "directory"
 CALLS = "calls"
 CALL_OVERLAP = timedelta(hours=1)
 WRITE_ATTEMPTS = 5
 
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 PageHook = Callable[[str, str, int], None]  # (source, scope, pages committed so far)
 
 
 def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -85,6 +106,9 @@ class RunSummary:
     rebuilt: bool = False  # every aggregate recomputed
     refreshed: int = 0  # pairs recomputed because messages were removed or came late
     purged: int = 0  # interactions past the retention window, deleted
+    held_elsewhere: int = 0  # mailboxes left because another worker holds their lease
+    backing_off: int = 0  # mailboxes left because they failed lately (retried later)
+    stopped: bool = False  # SIGTERM: the run ended after its current pages
     skipped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -96,6 +120,13 @@ class RunSummary:
             + (", aggregates rebuilt" if self.rebuilt else "")
             + (f", {self.refreshed} pairs refreshed" if self.refreshed and not self.rebuilt else "")
             + (f", {self.purged} past retention deleted" if self.purged else "")
+            + (
+                f", {self.held_elsewhere} mailboxes left to other workers"
+                if self.held_elsewhere
+                else ""
+            )
+            + (f", {self.backing_off} mailboxes waiting to retry" if self.backing_off else "")
+            + (", stopped on request" if self.stopped else "")
         )
 
 
@@ -113,6 +144,10 @@ class SyncConfig:
     internal_domains: tuple[str, ...] = ()
     allowed_groups: tuple[str, ...] = ()
     excluded_groups: tuple[str, ...] = ()
+    failure_backoff: float = 60.0  # first retry delay of a failed mailbox or source
+    request_timeout: float = 60.0
+    poll_seconds: float = 2.0  # how often a worker looks whether another one is done
+    wait_for_others: bool = False  # at the end of a run, wait for mailboxes others hold
 
     @classmethod
     def from_settings(cls, *, backfill_days: int | None = None) -> SyncConfig:
@@ -129,57 +164,104 @@ class SyncConfig:
             internal_domains=settings.INTERNAL_DOMAINS.get(),
             allowed_groups=settings.ALLOWED_GROUPS.get(),
             excluded_groups=settings.EXCLUDED_GROUPS.get(),
+            failure_backoff=float(ss.SYNC_FAILURE_BACKOFF.get()),
+            request_timeout=float(ss.SYNC_REQUEST_TIMEOUT.get()),
         )
+
+    def mailbox_filter(self, blocked_ids: Iterable[str] = ()) -> leases.MailboxFilter:
+        return leases.MailboxFilter(
+            skip_scopes=frozenset(blocked_ids),
+            excluded_emails=frozenset(e for e in (normalise_email(x) for x in self.excluded) if e),
+            excluded_departments=frozenset(
+                x[5:].strip().lower() for x in self.excluded if x.lower().startswith("dept:")
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class ScopedToken:
+    """The token source of one client: app-only tokens for one resource."""
+
+    tokens: TokenProvider
+    scope: str
+
+    async def __call__(self) -> str:
+        return await self.tokens.token(self.scope)
 
 
 def make_clients(
     creds: Credentials, config: SyncConfig, *, sleep: Sleep = asyncio.sleep
 ) -> tuple[GraphClient, GraphClient | None]:
     """The Graph client and, when an organisation URL is set, the Dataverse client."""
-    tokens = TokenProvider(creds)
-    graph_scope = resource_scope(config.graph_url)
-
-    def client(base: str, scope: str) -> GraphClient:
-        async def token() -> str:
-            return await tokens.token(scope)
-
-        return GraphClient(
-            base_url=base,
-            token=token,
-            ca_file=creds.ca_file,
-            per_mailbox=ss.SYNC_MAILBOX_CONCURRENCY.get(),
-            retry_budget=ss.SYNC_RETRY_BUDGET.get(),
-            max_backoff=ss.SYNC_MAX_BACKOFF.get(),
-            sleep=sleep,
-        )
-
-    graph = client(config.graph_url, graph_scope)
+    tokens = TokenProvider(creds, timeout=config.request_timeout)
+    graph = _client(config.graph_url, ScopedToken(tokens, resource_scope(config.graph_url)))
+    graph.ca_file = creds.ca_file
+    graph.sleep = sleep
+    graph.request_timeout = config.request_timeout
     graph.on_close = tokens.close
     crm = None
     if config.dataverse_url:
-        crm = client(config.dataverse_url, config.dataverse_url + "/.default")
+        crm = _client(config.dataverse_url, ScopedToken(tokens, config.dataverse_url + "/.default"))
+        crm.ca_file = creds.ca_file
+        crm.sleep = sleep
+        crm.request_timeout = config.request_timeout
     return graph, crm
 
 
-def _retryable_db_error(exc: DBAPIError) -> bool:
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code in ("40P01", "40001") or "database is locked" in str(exc.orig)
+def _client(base: str, token: ScopedToken) -> GraphClient:
+    return GraphClient(
+        base_url=base,
+        token=token,
+        per_mailbox=ss.SYNC_MAILBOX_CONCURRENCY.get(),
+        retry_budget=ss.SYNC_RETRY_BUDGET.get(),
+        max_backoff=ss.SYNC_MAX_BACKOFF.get(),
+    )
 
 
-def _meta_get(conn: Connection, key: str) -> str | None:
-    value: str | None = conn.execute(select(StoreMeta.value).where(StoreMeta.key == key)).scalar()
-    return value
+# -- what is read: collections and the rows their pages become -----------------------------
 
 
-def _meta_set(conn: Connection, key: str, value: str) -> None:
-    stmt = dialect_insert(conn, StoreMeta).values(key=key, value=value)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+@dataclass(frozen=True)
+class Collection:
+    """One paged Graph (or Dataverse) collection and the state row that keeps its place.
+
+    ``delta``: a delta query, resumed from its deltaLink. Otherwise a window read again
+    each run, whose state row's ``delta_link`` holds the time it covers up to
+    (``covered_until``, stored after the last page)."""
+
+    source: str
+    scope: str
+    start: str
+    params: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
+    mailbox: str | None = None  # the mailbox every request reads (Exchange's limit)
+    delta: bool = True
+    covered_until: str = ""
+    first_read_rebuilds: bool = False  # a first read during the tenant's first back-fill
+    crm: bool = False  # read from Dataverse, not Graph
 
 
-def _link_values(page: Page) -> dict[str, Any]:
-    if page.next_link:
-        return {"next_link": page.next_link}
-    return {"next_link": None, "delta_link": page.delta_link}
+@dataclass(frozen=True)
+class SavedPlace:
+    row_id: int
+    delta_link: str | None
+    next_link: str | None
+
+    def resume(self, collection: Collection) -> str | None:
+        if collection.delta:
+            return self.next_link or self.delta_link
+        return self.next_link
+
+
+@dataclass(frozen=True)
+class PageWrite:
+    """Where a page's rows go and which link is saved with them."""
+
+    place: SavedPlace
+    lease_row: int
+    links: dict[str, Any]
+    items: int
+    mark_rebuild: bool
 
 
 def rebuild_under_lock(engine: Engine) -> int:
@@ -195,7 +277,7 @@ def rebuild_under_lock(engine: Engine) -> int:
 
 
 class SyncRunner:
-    """One worker. Several may run against one database; leases keep them apart."""
+    """One worker's run. Several may run against one database; leases keep them apart."""
 
     def __init__(
         self,
@@ -208,73 +290,32 @@ class SyncRunner:
         clock: Clock | None = None,
         on_page: PageHook | None = None,
         on_mailbox: Callable[[str], None] | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.engine = engine
         self.graph = graph
         self.crm = crm
         self.config = config
         self.owner = owner or default_owner()
-        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = clock or utc_now
         self.on_page = on_page
         self.on_mailbox = on_mailbox
+        self.sleep = sleep
         self.summary = RunSummary()
+        self.stopping = False
+        self.backoff = leases.Backoff(base=config.failure_backoff)
         for client in (graph, crm):
             if client is not None:
                 client.user_agent = f"whoknows-sync ({self.owner})"
         self._write_lock = asyncio.Lock()
         self._writer: Writer | None = None
         self._first_read = True  # set at the start of each run (see _no_mail_yet)
-        self._blocked: set[str] = set()
-        self._blocked_ids: set[str] = set()
-        self._excluded_emails = {e for e in (normalise_email(x) for x in config.excluded) if e}
-        self._excluded_departments = {
-            x[5:].strip().lower() for x in config.excluded if x.lower().startswith("dept:")
-        }
-        self._people: dict[str, Party] = {}
+        self._privacy = Privacy()
         self._pages: dict[tuple[str, str], int] = {}
 
-    # -- database helpers --------------------------------------------------------------
-
-    async def _db(self, fn: Callable[[], Any]) -> Any:
-        """Run blocking store work off the event loop, one write at a time per worker."""
-        async with self._write_lock:
-            for attempt in range(WRITE_ATTEMPTS):
-                try:
-                    return await asyncio.to_thread(fn)
-                except DBAPIError as exc:
-                    if attempt + 1 == WRITE_ATTEMPTS or not _retryable_db_error(exc):
-                        raise
-        raise AssertionError("unreachable")
-
-    def _state(self, source: str, scope: str) -> tuple[int, str | None, str | None]:
-        with self.engine.begin() as conn:
-            row_id = leases.state_id(conn, source, scope)
-            row = conn.execute(
-                select(SyncState.delta_link, SyncState.next_link).where(SyncState.id == row_id)
-            ).one()
-        return row_id, row[0], row[1]
-
-    def _save_link(
-        self, conn: Connection, row_id: int, values: dict[str, Any], lease_row: int, items: int
-    ) -> None:
-        conn.execute(
-            update(SyncState)
-            .where(SyncState.id == row_id)
-            .values(items_total=SyncState.items_total + items, **values)
-        )
-        leases.renew(
-            conn,
-            lease_row,
-            owner=self.owner,
-            now=self.clock(),
-            lease_seconds=self.config.lease_seconds,
-        )
-
-    def _page_done(self, source: str, scope: str) -> None:
-        key = (source, scope)
-        self._pages[key] = self._pages.get(key, 0) + 1
-        if self.on_page is not None:
-            self.on_page(source, scope, self._pages[key])
+    def request_stop(self) -> None:
+        """Finish the pages being written, release the leases, end the run (SIGTERM)."""
+        self.stopping = True
 
     # -- the run -----------------------------------------------------------------------
 
@@ -286,24 +327,22 @@ class SyncRunner:
         before.add(self.graph.stats)
         try:
             self._first_read = await self._db(self._no_mail_yet)
-            await self._guarded(DIRECTORY, self._directory(started))
+            await self._directory_first(started)
             await self._groups()
-            await self._prepare()
+            await self._load_privacy(new_writer=True)
             await self._mailboxes(started)
             if self.config.call_records:
-                await self._guarded(CALLS, self._calls(started))
+                await self._guarded(CALLS, self._leased(CALLS, started, self._calls_pass))
             if self.crm is not None:
-                for source in dataverse.ENTITIES:
-                    await self._guarded(source, self._dataverse(source, started))
-            if await self._db(self._rebuild_pending):
-                await self._db(lambda: rebuild_under_lock(self.engine))
-                self.summary.rebuilt = True
-            else:
-                done = await self._db(lambda: stale.refresh_stale(self.engine))
-                self.summary.refreshed = done.pairs
-                self.summary.rebuilt = done.full
+                for entity in dataverse.ENTITIES:
+                    work = functools.partial(self._crm_pass, entity)
+                    name = f"dataverse:{entity}"
+                    await self._guarded(name, self._leased(name, started, work))
+            await self._refresh_aggregates()
             purged = await self._db(self._purge)
             self.summary.purged = purged.interactions
+        except StopRequested:
+            self.summary.stopped = True
         finally:
             stats = self.graph.stats
             self.summary.requests = stats.requests - before.requests
@@ -313,17 +352,86 @@ class SyncRunner:
                 self.summary.throttled += self.crm.stats.throttled
         return self.summary
 
-    async def _guarded(self, name: str, work: Awaitable[None]) -> None:
+    async def _refresh_aggregates(self) -> None:
+        if await self._db(self._rebuild_pending):
+            await self._db(rebuild_under_lock, self.engine)
+            self.summary.rebuilt = True
+        else:
+            done = await self._db(stale.refresh_stale, self.engine)
+            self.summary.refreshed = done.pairs
+            self.summary.rebuilt = done.full
+
+    async def _guarded(self, name: str, work: Awaitable[T]) -> T | None:
+        """Run one source; its failure is noted (None) and the run goes on. A database
+        outage is not a source's failure: it ends the run."""
         try:
-            await work
+            return await work
         except NotPermitted as exc:
             self.summary.skipped.append(f"{name}: not permitted ({exc.code or exc.status})")
-        except SyncError as exc:
-            self.summary.errors.append(f"{name}: {exc}")
+        except Exception as exc:
+            if is_db_outage(exc):
+                raise
+            self.summary.errors.append(f"{name}: {describe(exc)}")
+        return None
+
+    def _stop_if_asked(self) -> None:
+        if self.stopping:
+            raise StopRequested
+
+    # -- database helpers --------------------------------------------------------------
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking store work off the event loop, one write at a time per worker."""
+        async with self._write_lock:
+            for attempt in range(WRITE_ATTEMPTS):
+                try:
+                    return await asyncio.to_thread(fn, *args)
+                except DBAPIError as exc:
+                    if attempt + 1 == WRITE_ATTEMPTS or not is_lock_conflict(exc):
+                        raise
+        raise AssertionError("unreachable")
+
+    def _place(self, source: str, scope: str) -> SavedPlace:
+        with self.engine.begin() as conn:
+            row_id = leases.state_id(conn, source, scope)
+            delta_link, next_link = conn.execute(
+                select(SyncState.delta_link, SyncState.next_link).where(SyncState.id == row_id)
+            ).one()
+        return SavedPlace(row_id, delta_link, next_link)
+
+    def _completed_before(self, source: str, scope: str) -> bool:
+        with self.engine.connect() as conn:
+            done = conn.scalar(
+                select(SyncState.last_success_at).where(
+                    SyncState.source == source, SyncState.scope == scope
+                )
+            )
+        return done is not None
+
+    def _forget_place(self, row_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(SyncState)
+                .where(SyncState.id == row_id)
+                .values(delta_link=None, next_link=None)
+            )
 
     def _purge(self) -> retention.Purged:
         """Once per run: what is older than the look-back window goes (signals.retention)."""
         return retention.purge(self.engine, now=self.clock())
+
+    async def _groups(self) -> None:
+        """Allowed and excluded groups (signals.graph.groups), before mailboxes are claimed."""
+        done = await groups.sync_groups(
+            self.graph,
+            self.engine,
+            self._db,
+            allowed=self.config.allowed_groups,
+            excluded=self.config.excluded_groups,
+            page_size=self.config.page_size,
+            now=self.clock(),
+        )
+        self.summary.skipped.extend(done.problems)
 
     def _directory_known(self) -> bool:
         with self.engine.connect() as conn:
@@ -353,381 +461,151 @@ class SyncRunner:
         with self.engine.connect() as conn:
             return _meta_get(conn, REBUILD_KEY) is not None
 
+    def _save_domains(self, domains: list[str]) -> None:
+        with self.engine.begin() as conn:
+            _meta_set(conn, DOMAINS_KEY, ",".join(domains))
+
+    def _ensure_tenant_row(self, source: str) -> None:
+        with self.engine.begin() as conn:
+            leases.ensure_rows(conn, source, [""])
+
+    # -- leases ------------------------------------------------------------------------
+
+    def _claim(self, source: str, started: datetime, mailboxes: bool) -> tuple[int, str] | None:
+        return leases.claim(
+            self.engine,
+            source,
+            owner=self.owner,
+            now=self.clock(),
+            lease_seconds=self.config.lease_seconds,
+            not_synced_since=started,
+            mailboxes=self.config.mailbox_filter(self._privacy.blocked_ids) if mailboxes else None,
+        )
+
+    def _waiting(self, source: str, started: datetime, mailboxes: bool) -> leases.Waiting:
+        return leases.waiting(
+            self.engine,
+            source,
+            owner=self.owner,
+            now=self.clock(),
+            not_synced_since=started,
+            mailboxes=self.config.mailbox_filter(self._privacy.blocked_ids) if mailboxes else None,
+        )
+
+    async def _release(self, row_id: int, outcome: leases.Outcome) -> None:
+        """Give a lease back, even while the task is being cancelled."""
+        release = functools.partial(
+            leases.release,
+            self.engine,
+            row_id,
+            owner=self.owner,
+            now=self.clock(),
+            outcome=outcome,
+            backoff=self.backoff,
+        )
+        await asyncio.shield(self._db(release))
+
     async def _leased(
         self, source: str, started: datetime, work: Callable[[int], Awaitable[int | None]]
     ) -> bool:
-        """Run ``work(lease_row)`` under the lease of a tenant-wide source."""
-        claimed = await self._db(
-            lambda: leases.claim(
-                self.engine,
-                source,
-                owner=self.owner,
-                now=self.clock(),
-                lease_seconds=self.config.lease_seconds,
-                not_synced_since=started,
-            )
-        )
+        """Run ``work(lease_row)`` under the lease of a tenant-wide source; False when
+        another worker holds it (or it ran since ``started``, or it is backing off)."""
+        await self._db(self._ensure_tenant_row, source)
+        claimed = await self._db(self._claim, source, started, False)
         if claimed is None:
             return False
         row_id, _ = claimed
-        error: str | None = None
-        items: int | None = 0
+        outcome = leases.Outcome(done=False)
         try:
             items = await work(row_id)
-        except BaseException as exc:
-            error = error_text(exc)
+            outcome = leases.Outcome(items=items or 0, done=items is not None)
+        except Exception as exc:
+            outcome = leases.Outcome(error=describe(exc))
             raise
         finally:
-            await self._release(row_id, error=error, items=items or 0, done=items is not None)
+            await self._release(row_id, outcome)
         return True
 
     # -- directory ---------------------------------------------------------------------
 
-    async def _directory(self, started: datetime) -> None:
-        await self._tenant_wide(DIRECTORY)
-
-        async def work(lease_row: int) -> int:
-            body = await self.graph.get_json("organization", params={"$select": "verifiedDomains"})
-            domains = sorted(
-                {
-                    str(d.get("name", "")).lower()
-                    for org in body.get("value", [])
-                    for d in org.get("verifiedDomains", [])
-                    if d.get("name")
-                }
+    async def _directory_first(self, started: datetime) -> None:
+        """The directory pass, or wait while another worker does the tenant's first one:
+        the mailboxes to read come from it."""
+        while True:
+            ran = await self._guarded(
+                DIRECTORY, self._leased(DIRECTORY, started, self._directory_pass)
             )
-            if domains:
+            if ran is not False or await self._db(self._directory_known):  # ran, or failed
+                return
+            waiting = await self._db(self._waiting, DIRECTORY, started, False)
+            if waiting.backing_off and not waiting.held:
+                return  # it failed lately: no mailbox to read before its retry
+            self._stop_if_asked()
+            await self.sleep(self.config.poll_seconds)
 
-                def save_domains() -> None:
-                    with self.engine.begin() as conn:
-                        _meta_set(conn, DOMAINS_KEY, ",".join(domains))
-
-                await self._db(save_domains)
-            return await self._delta(
-                DIRECTORY,
-                "",
-                lease_row,
-                start="users/delta",
-                params={"$select": ",".join((*mapping.USER_FIELDS, "userType"))},
-                headers={},
-                page_to_work=self._directory_page,
-            )
-
-        await self._leased(DIRECTORY, started, work)
-
-    def _directory_page(self, page: Page) -> Callable[[Connection], int]:
-        def apply(conn: Connection) -> int:
-            from sqlalchemy.orm import Session
-
-            count = 0
-            session = Session(bind=conn)
-            for user in page.items:
-                if not user.get("id"):
-                    continue
-                person = session.scalar(select(Person).where(Person.entra_id == str(user["id"])))
-                guest = mapping.is_guest(user, person is not None and person.guest)
-                if mapping.is_removed(user) or guest:
-                    if person is not None:
-                        person.enabled = False
-                        person.departed_at = person.departed_at or self.clock()
-                        person.guest = guest
-                    continue
-                entry = mapping.directory_person(user)
-                if person is not None:
-                    _keep_unsent(entry, user, person, session)
-                upsert_person(session, entry)
-                count += 1
-            session.flush()
-            scopes = [
-                str(u["id"])
-                for u in page.items
-                if u.get("id")
-                and not mapping.is_removed(u)
-                and u.get("userType") != "Guest"
-                and mapping.user_emails(u)
-            ]
-            leases.ensure_rows(conn, MAILBOX, scopes)
-            self.summary.people += count
-            return count
-
-        return apply
-
-    async def _groups(self) -> None:
-        """Allowed and excluded groups (signals.graph.groups), before mailboxes are claimed."""
-        done = await groups.sync_groups(
-            self.graph,
-            self.engine,
-            self._db,
-            allowed=self.config.allowed_groups,
-            excluded=self.config.excluded_groups,
-            page_size=self.config.page_size,
-            now=self.clock(),
+    async def _directory_pass(self, lease_row: int) -> int:
+        body = await self.graph.get_json("organization", params={"$select": "verifiedDomains"})
+        domains = sorted(
+            {
+                str(d.get("name", "")).lower()
+                for org in body.get("value", [])
+                for d in org.get("verifiedDomains", [])
+                if d.get("name")
+            }
         )
-        self.summary.skipped.extend(done.problems)
-
-    # -- the shared delta/paging loop --------------------------------------------------
-
-    async def _delta(
-        self,
-        source: str,
-        scope: str,
-        lease_row: int,
-        *,
-        start: str,
-        params: dict[str, str],
-        headers: dict[str, str],
-        page_to_work: Callable[[Page], Callable[[Connection], int]],
-        mailbox: str | None = None,
-        full_sync_marks_stale: bool = False,
-        link_values: Callable[[Page], dict[str, Any]] = _link_values,
-    ) -> int:
-        """Follow a delta (or plain paged) collection from the saved link; 410 restarts it."""
-        total = 0
-        for _attempt in range(2):
-            row_id, delta_link, next_link = await self._db(lambda: self._state(source, scope))
-            resume = next_link or delta_link
-            fresh = resume is None
-            try:
-                async for written in self._stored_pages(
-                    resume or start,
-                    source,
-                    scope,
-                    params=None if resume else params,
-                    headers=headers,
-                    mailbox=mailbox,
-                    page_to_work=page_to_work,
-                    link_values=link_values,
-                    stale=fresh and full_sync_marks_stale,
-                    row_id=row_id,
-                    lease_row=lease_row,
-                ):
-                    total += written
-                return total
-            except DeltaExpired:
-                if fresh:
-                    raise
-
-                def reset(row_id: int = row_id) -> None:
-                    with self.engine.begin() as conn:
-                        conn.execute(
-                            update(SyncState)
-                            .where(SyncState.id == row_id)
-                            .values(delta_link=None, next_link=None)
-                        )
-
-                await self._db(reset)
-        return total
-
-    def _commit(self, fn: Callable[[Connection], int]) -> int:
-        with self.engine.begin() as conn:
-            return fn(conn)
+        if domains:
+            await self._db(self._save_domains, domains)
+        users = Collection(
+            DIRECTORY,
+            "",
+            start="users/delta",
+            params={"$select": ",".join((*mapping.USER_FIELDS, "userType"))},
+        )
+        return await self._read(users, lease_row, directory_rows)
 
     # -- mailboxes ---------------------------------------------------------------------
 
-    async def _refresh_privacy(self) -> None:
-        """Opt-outs and the directory may have changed since the run began."""
-        await self._prepare(keep_writer=True)
-
-    async def _prepare(self, *, keep_writer: bool = False) -> None:
-        """The Writer (with the tenant's verified domains) and who must never be read."""
-
-        def load() -> tuple[tuple[str, ...], set[str], set[str], dict[str, Party]]:
-            with self.engine.connect() as conn:
-                stored = _meta_get(conn, DOMAINS_KEY)
-                emails = {e for e in (normalise_email(x) for x in self.config.excluded) if e}
-                depts = {
-                    x[5:].strip().lower()
-                    for x in self.config.excluded
-                    if x.lower().startswith("dept:")
-                }
-                blocked_people = set(
-                    conn.execute(
-                        select(Person.id).where(
-                            Person.opted_out.is_(True)
-                            | Person.excluded.is_(True)
-                            | Person.id.in_(
-                                select(Address.person_id).where(Address.email.in_(sorted(emails)))
-                            )
-                            | func.lower(func.coalesce(Person.department, "")).in_(sorted(depts))
-                        )
-                    ).scalars()
-                )
-                blocked = set(
-                    conn.execute(
-                        select(Address.email).where(Address.person_id.in_(sorted(blocked_people)))
-                    ).scalars()
-                )
-                blocked_ids = set(
-                    conn.execute(
-                        select(Person.entra_id).where(
-                            Person.id.in_(sorted(blocked_people)), Person.entra_id.is_not(None)
-                        )
-                    ).scalars()
-                )
-                people = {
-                    str(eid): Party(str(email), str(name))
-                    for eid, email, name in conn.execute(
-                        select(Person.entra_id, func.min(Address.email), Person.display_name)
-                        .join(Address, Address.person_id == Person.id)
-                        .where(Person.entra_id.is_not(None))
-                        .group_by(Person.entra_id, Person.display_name)
-                    )
-                }
-            domains = tuple(stored.split(",")) if stored else self.config.internal_domains
-            return domains, blocked, {str(x) for x in blocked_ids}, people
-
-        domains, self._blocked, self._blocked_ids, self._people = await self._db(load)
-        if keep_writer and self._writer is not None:
-            return
-        self._writer = Writer(
-            self.engine, internal_domains=domains, store_subjects=self.config.store_subjects
-        )
-
-    def _page_commit(
-        self,
-        work: Callable[[Connection], int],
-        values: dict[str, Any],
-        *,
-        stale: bool,
-        row_id: int,
-        lease_row: int,
-        count: int,
-    ) -> Callable[[Connection], int]:
-        """One page's transaction: its rows, the rebuild mark if needed, then its link."""
-
-        def commit(conn: Connection) -> int:
-            n = work(conn)
-            if stale:
-                _meta_set(conn, REBUILD_KEY, "1")
-            self._save_link(conn, row_id, values, lease_row, count)
-            return n
-
-        return commit
-
-    async def _tenant_wide(self, source: str) -> None:
-        """Make sure the one lease row of a tenant-wide source (scope "") exists."""
-
-        def ensure() -> None:
-            with self.engine.begin() as conn:
-                leases.ensure_rows(conn, source, [""])
-
-        await self._db(ensure)
-
-    async def _release(
-        self, row_id: int, *, error: str | None, items: int, done: bool = True
-    ) -> None:
-        """Give a lease back, even while the task is being cancelled."""
-        await asyncio.shield(
-            self._db(
-                lambda: leases.release(
-                    self.engine,
-                    row_id,
-                    owner=self.owner,
-                    now=self.clock(),
-                    error=error,
-                    items=items,
-                    done=done,
-                )
+    async def _load_privacy(self, *, new_writer: bool = False) -> None:
+        """Opt-outs, exclusions and the directory as stored now; the Writer when asked."""
+        self._privacy = await self._db(_load_privacy, self.engine, self.config)
+        if new_writer or self._writer is None:
+            self._writer = Writer(
+                self.engine,
+                internal_domains=self._privacy.domains,
+                store_subjects=self.config.store_subjects,
             )
-        )
-
-    def _writing(self, mapped: Iterable[InteractionRecord | None]) -> Callable[[Connection], int]:
-        """The store work for one page of events or calls: keep what may be kept, write it."""
-        records = [r for r in (self._private(r) for r in mapped if r is not None) if r is not None]
-
-        def apply(conn: Connection) -> int:
-            assert self._writer is not None
-            stats = _write_on(self._writer, conn, records, lambda _c, _stats: None)
-            self.summary.new_interactions += stats.new_interactions
-            self.summary.duplicates += stats.duplicates
-            return stats.new_interactions
-
-        return apply
-
-    def _private(self, rec: InteractionRecord) -> InteractionRecord | None:
-        """Drop opted-out and excluded colleagues from a record (or the whole record)."""
-        if not self._blocked:
-            return rec
-        if rec.author is not None and rec.author.email in self._blocked:
-            return None
-        if rec.sent_by is not None and rec.sent_by.email in self._blocked:
-            return None
-        rec.to = [p for p in rec.to if p.email not in self._blocked]
-        rec.cc = [p for p in rec.cc if p.email not in self._blocked]
-        rec.bcc = [p for p in rec.bcc if p.email not in self._blocked]
-        rec.attendees = [a for a in rec.attendees if a.email not in self._blocked]
-        return rec
 
     async def _mailboxes(self, started: datetime) -> None:
-        """Claim mailboxes one by one and sync up to N of them at a time."""
+        """Claim mailboxes one by one and sync up to N of them at a time; then say (or
+        wait for) what other workers hold."""
         running: set[asyncio.Task[None]] = set()
         limit = max(1, self.config.parallel_mailboxes)
         try:
-            while True:
-                claimed = await self._db(
-                    lambda: leases.claim(
-                        self.engine,
-                        MAILBOX,
-                        owner=self.owner,
-                        now=self.clock(),
-                        lease_seconds=self.config.lease_seconds,
-                        not_synced_since=started,
-                        mailboxes_only=True,
-                        skip_scopes=self._blocked_ids,
-                        excluded_emails=self._excluded_emails,
-                        excluded_departments=self._excluded_departments,
-                    )
-                )
+            while not self.stopping:
+                claimed = await self._db(self._claim, MAILBOX, started, True)
                 if claimed is None:
-                    break
+                    await _settle(running)
+                    running = set()
+                    waiting = await self._db(self._waiting, MAILBOX, started, True)
+                    self.summary.held_elsewhere = waiting.held
+                    self.summary.backing_off = waiting.backing_off
+                    if not (waiting.held and self.config.wait_for_others):
+                        break
+                    await self.sleep(self.config.poll_seconds)
+                    continue
                 running.add(asyncio.create_task(self._mailbox(*claimed)))
                 if len(running) >= limit:
                     done, running = await asyncio.wait(running, return_when="FIRST_COMPLETED")
                     for task in done:
                         task.result()
-            if running:
-                outcomes = await asyncio.gather(*running, return_exceptions=True)
-                running = set()
-                for outcome in outcomes:
-                    if isinstance(outcome, BaseException):
-                        raise outcome
+            await _settle(running)
+            running = set()
         finally:
             for task in running:
                 task.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
-
-    async def _mailbox(self, lease_row: int, user_id: str) -> None:
-        await self._refresh_privacy()
-        party = self._people.get(user_id)
-        email = party.email if party else user_id
-        error: str | None = None
-        items = 0
-        try:
-            results = await asyncio.gather(
-                *(self._folder(lease_row, user_id, email, f) for f in FOLDERS),
-                self._calendar(lease_row, user_id, email),
-                return_exceptions=True,
-            )
-            failures = [r for r in results if isinstance(r, BaseException)]
-            for r in failures:
-                if not isinstance(r, Exception):
-                    raise r  # cancellation, interrupts
-            items = sum(r for r in results if isinstance(r, int))
-            await self._db(lambda: self._drop_if_refused(user_id))
-            if failures:
-                error = "; ".join(error_text(r) for r in failures)
-                self.summary.errors.append(f"mailbox {email}: {error}")
-            else:
-                await self._db(lambda: self._mailbox_read(user_id))
-            self.summary.mailboxes += 1
-        except BaseException as exc:
-            error = error_text(exc)
-            raise
-        finally:
-            await self._release(lease_row, error=error, items=items)
-            if self.on_mailbox is not None:
-                self.on_mailbox(email)
+        self._stop_if_asked()
 
     def _drop_if_refused(self, user_id: str) -> None:
         """An opt-out while this mailbox synced: what the run left of it goes too."""
@@ -739,84 +617,87 @@ class SyncRunner:
         with self.engine.begin() as conn:
             privacy.mark_mailboxes_read(conn, entra_ids=[user_id], at=self.clock())
 
-    def _mail_page(self, user_id: str, email: str, page: Page) -> Callable[[Connection], int]:
-        writer = self._writer
-        assert writer is not None
-        records: list[InteractionRecord] = []
-        keys: dict[str, str] = {}  # graph item key -> source_key
-        removed: list[str] = []
-        for item in page.items:
-            item_key = f"{user_id}/{item.get('id')}"
-            if mapping.is_removed(item):
-                removed.append(item_key)
-                continue
-            rec = mapping.message_record(item, mailbox=email)
-            rec = self._private(rec) if rec is not None else None
-            if rec is not None:
-                records.append(rec)
-                keys[item_key] = rec.source_key
+    async def _mailbox(self, lease_row: int, user_id: str) -> None:
+        """Both mail folders and the calendar of one mailbox, concurrently."""
+        await self._load_privacy()
+        party = self._privacy.people.get(user_id)
+        email = party.email if party else user_id
+        outcome = leases.Outcome(done=False)
+        try:
+            results = await asyncio.gather(
+                *(self._mail_folder(lease_row, user_id, email, f) for f in FOLDERS),
+                self._calendar(lease_row, user_id, email),
+                return_exceptions=True,
+            )
+            failures = [r for r in results if isinstance(r, BaseException)]
+            for r in failures:
+                if not isinstance(r, Exception) or is_db_outage(r):
+                    raise r  # stop, cancellation, an outage
+            items = sum(r for r in results if isinstance(r, int))
+            await self._db(self._drop_if_refused, user_id)
+            error = "; ".join(describe(r) for r in failures) or None
+            if error:
+                self.summary.errors.append(f"mailbox {user_id}: {error}")
+            else:
+                await self._db(self._mailbox_read, user_id)
+            self.summary.mailboxes += 1
+            outcome = leases.Outcome(error=error, items=items)
+        except Exception as exc:
+            if is_db_outage(exc):
+                raise  # the lease stays ours until the worker resumes
+            outcome = leases.Outcome(error=describe(exc))
+            self.summary.errors.append(f"mailbox {user_id}: {outcome.error}")
+        finally:
+            await self._release(lease_row, outcome)
+            if self.on_mailbox is not None:
+                self.on_mailbox(email)
 
-        def apply(conn: Connection) -> int:
-            def then(c: Connection, written: IngestStats) -> None:
-                stale.mark_keys(c, written.late)
-                _map_items(c, {i: k for i, k in keys.items() if k not in written.refused})
-                self.summary.removed += _remove_items(c, removed)
-
-            # The page's records are written on this connection's transaction. Late
-            # messages are not looked for while a full rebuild is due anyway.
-            find_late = _meta_get(conn, REBUILD_KEY) is None
-            stats = _write_on(writer, conn, records, then, find_late=find_late)
-            self.summary.new_interactions += stats.new_interactions
-            self.summary.duplicates += stats.duplicates
-            return stats.new_interactions
-
-        return apply
-
-    async def _folder(self, lease_row: int, user_id: str, email: str, folder: str) -> int:
+    async def _mail_folder(self, lease_row: int, user_id: str, email: str, folder: str) -> int:
         since = self.clock() - timedelta(days=self.config.backfill_days)
-        select_ = mapping.message_select(
-            inbox=folder == "inbox", subjects=self.config.store_subjects
-        )
-        return await self._delta(
+        messages = Collection(
             f"mail:{folder}",
             user_id,
-            lease_row,
             start=f"users/{user_id}/mailFolders/{folder}/messages/delta",
             params={
-                "$select": select_,
+                "$select": mapping.message_select(
+                    inbox=folder == "inbox", subjects=self.config.store_subjects
+                ),
                 "$filter": f"receivedDateTime ge {_iso(since)}",
             },
             headers={"Prefer": f"odata.maxpagesize={self.config.page_size}"},
-            page_to_work=lambda page: self._mail_page(user_id, email, page),
             mailbox=user_id,
-            full_sync_marks_stale=self._first_read,
+            first_read_rebuilds=self._first_read,
         )
+        to_rows = functools.partial(self._mail_rows, user_id, email)
+        return await self._read(messages, lease_row, to_rows)
+
+    def _mail_rows(self, user_id: str, email: str, page: Page) -> MessageRows:
+        """Messages to store (as records), and the Graph items each became or lost."""
+        rows = MessageRows([])
+        for item in page.items:
+            item_key = f"{user_id}/{item.get('id')}"
+            if mapping.is_removed(item):
+                rows.removed.append(item_key)
+                continue
+            rec = self._privacy.keep(mapping.message_record(item, mailbox=email))
+            if rec is not None:
+                rows.records.append(rec)
+                rows.item_keys[item_key] = rec.source_key
+        return rows
 
     async def _calendar(self, lease_row: int, user_id: str, email: str) -> int:
         """calendarView from where the last run stopped (or the back-fill start) to now."""
         now = self.clock()
-        _, covered, _ = await self._db(lambda: self._state("calendar", user_id))
+        place = await self._db(self._place, "calendar", user_id)
+        covered = place.delta_link
         begin = (
             datetime.fromisoformat(covered) - timedelta(days=1)
             if covered
             else now - timedelta(days=self.config.backfill_days)
         )
-
-        def to_work(page: Page) -> Callable[[Connection], int]:
-            return self._writing(
-                mapping.event_record(e, mailbox=email, now=now) for e in page.items
-            )
-
-        def links(page: Page) -> dict[str, Any]:
-            if page.next_link:
-                return {"next_link": page.next_link}
-            end = _query_value(page.url, "endDateTime") or _iso(now)
-            return {"next_link": None, "delta_link": end}
-
-        return await self._paged(
+        events = Collection(
             "calendar",
             user_id,
-            lease_row,
             start=f"users/{user_id}/calendarView",
             params={
                 "startDateTime": _iso(begin),
@@ -826,245 +707,261 @@ class SyncRunner:
             headers={
                 "Prefer": f'outlook.timezone="UTC", odata.maxpagesize={self.config.page_size}'
             },
-            page_to_work=to_work,
-            link_values=links,
             mailbox=user_id,
-            full_sync_marks_stale=covered is None and self._first_read,
+            delta=False,
+            covered_until=_iso(now),
+            first_read_rebuilds=covered is None and self._first_read,
         )
+        to_rows = functools.partial(self._event_rows, email, now)
+        return await self._read(events, lease_row, to_rows)
 
-    async def _paged(
-        self,
-        source: str,
-        scope: str,
-        lease_row: int,
-        *,
-        start: str,
-        params: dict[str, str],
-        headers: dict[str, str],
-        page_to_work: Callable[[Page], Callable[[Connection], int]],
-        link_values: Callable[[Page], dict[str, Any]],
-        mailbox: str | None = None,
-        full_sync_marks_stale: bool = False,
-    ) -> int:
-        """A windowed (non-delta) collection: resume from a saved nextLink, else start."""
-        row_id, _, next_link = await self._db(lambda: self._state(source, scope))
-        total = 0
-        async for written in self._stored_pages(
-            next_link or start,
-            source,
-            scope,
-            params=None if next_link else params,
-            headers=headers,
-            mailbox=mailbox,
-            page_to_work=page_to_work,
-            link_values=link_values,
-            stale=full_sync_marks_stale,
-            row_id=row_id,
-            lease_row=lease_row,
-        ):
-            total += written
-        return total
-
-    async def _stored_pages(
-        self,
-        link: str,
-        source: str,
-        scope: str,
-        *,
-        params: dict[str, str] | None,
-        headers: dict[str, str],
-        mailbox: str | None,
-        page_to_work: Callable[[Page], Callable[[Connection], int]],
-        link_values: Callable[[Page], dict[str, Any]],
-        stale: bool,
-        row_id: int,
-        lease_row: int,
-    ) -> AsyncIterator[int]:
-        """Follow a collection from ``link``, storing each page's rows and its link in one
-        transaction; yields the rows written per page (so an error later in the walk
-        still leaves the pages before it counted)."""
-        async for page in self.graph.pages(link, mailbox=mailbox, params=params, headers=headers):
-            commit = self._page_commit(
-                page_to_work(page),
-                link_values(page),
-                stale=stale,
-                row_id=row_id,
-                lease_row=lease_row,
-                count=len(page.items),
-            )
-            written: int = await self._db(functools.partial(self._commit, commit))
-            self._page_done(source, scope)
-            yield written
+    def _event_rows(self, email: str, now: datetime, page: Page) -> MessageRows:
+        return MessageRows(
+            [
+                r
+                for r in (
+                    self._privacy.keep(mapping.event_record(e, mailbox=email, now=now))
+                    for e in page.items
+                )
+                if r is not None
+            ]
+        )
 
     # -- tenant-wide sources -----------------------------------------------------------
 
-    async def _calls(self, started: datetime) -> None:
-        await self._tenant_wide(CALLS)
+    async def _calls_pass(self, lease_row: int) -> int | None:
+        if not await self._db(self._directory_known):
+            return None  # participants are Entra ids: wait for the directory
+        await self._load_privacy()
+        now = self.clock()
+        covered = (await self._db(self._place, CALLS, "")).delta_link
+        since = (
+            datetime.fromisoformat(covered) - CALL_OVERLAP
+            if covered
+            else now - timedelta(days=min(self.config.backfill_days, 30))
+        )
+        calls = Collection(
+            CALLS,
+            "",
+            start="communications/callRecords",
+            params={"$filter": f"startDateTime ge {_iso(since)}"},
+            delta=False,
+            covered_until=_iso(now),
+        )
+        return await self._read(calls, lease_row, self._call_rows)
 
-        async def work(lease_row: int) -> int | None:
-            if not await self._db(self._directory_known):
-                return None  # participants are Entra ids: wait for the directory
-            await self._prepare(keep_writer=True)
-            now = self.clock()
-            _, covered, _ = await self._db(lambda: self._state(CALLS, ""))
-            since = (
-                datetime.fromisoformat(covered) - CALL_OVERLAP
-                if covered
-                else now - timedelta(days=min(self.config.backfill_days, 30))
-            )
-
-            def to_work(page: Page) -> Callable[[Connection], int]:
-                return self._writing(mapping.call_record(c, self._people) for c in page.items)
-
-            def links(page: Page) -> dict[str, Any]:
-                if page.next_link:
-                    return {"next_link": page.next_link}
-                return {"next_link": None, "delta_link": _iso(now)}
-
-            return await self._paged(
-                CALLS,
-                "",
-                lease_row,
-                start="communications/callRecords",
-                params={"$filter": f"startDateTime ge {_iso(since)}"},
-                headers={},
-                page_to_work=to_work,
-                link_values=links,
-            )
-
-        await self._leased(CALLS, started, work)
-
-    async def _dataverse(self, source: str, started: datetime) -> None:
-        crm = self.crm
-        assert crm is not None
-        name = f"dataverse:{source}"
-
-        await self._tenant_wide(name)
-
-        async def work(lease_row: int) -> int:
-            row_id, completed, next_link = await self._db(lambda: self._state(name, ""))
-            announce = completed is not None  # a first pass only learns the owners
-            total = 0
-            headers = {**dataverse.HEADERS}
-            headers["Prefer"] += f", odata.maxpagesize={self.config.page_size}"
-            async for page in crm.pages(
-                next_link or dataverse.entity_path(source),
-                params=None if next_link else dataverse.entity_params(source),
-                headers=headers,
-            ):
-                entries = [e for e in (dataverse.crm_entry(source, row) for row in page.items) if e]
-
-                def commit(
-                    conn: Connection, entries: list[Any] = entries, page: Page = page
-                ) -> int:
-                    from sqlalchemy.orm import Session
-
-                    session = Session(bind=conn)
-                    for entry in entries:
-                        upsert_crm(session, entry, announce=announce)
-                    session.flush()
-                    values = (
-                        {"next_link": page.next_link}
-                        if page.next_link
-                        else {"next_link": None, "delta_link": _iso(self.clock())}
-                    )
-                    self._save_link(conn, row_id, values, lease_row, len(page.items))
-                    return len(entries)
-
-                n = await self._db(functools.partial(self._commit, commit))
-                self.summary.crm_records += n
-                total += n
-                self._page_done(name, "")
-            return total
-
-        await self._leased(name, started, work)
-
-
-def _keep_unsent(entry: DirectoryPerson, user: dict[str, Any], person: Person, _s: Any) -> None:
-    """A delta update may carry only the changed properties: keep the stored ones."""
-    if "displayName" not in user:
-        entry.display_name = person.display_name
-    if "jobTitle" not in user:
-        entry.title = person.title
-    if "department" not in user:
-        entry.department = person.department
-    if "businessPhones" not in user and "mobilePhone" not in user:
-        entry.phone = person.phone
-    if "accountEnabled" not in user:
-        entry.enabled = person.enabled
-    if "userPrincipalName" not in user:
-        entry.upn = person.upn
-
-
-def _write_on(
-    writer: Writer,
-    conn: Connection,
-    records: list[InteractionRecord],
-    then: Callable[[Connection, IngestStats], None],
-    *,
-    find_late: bool = False,
-) -> IngestStats:
-    """Write records on the caller's transaction (the page's), then its bookkeeping."""
-    stats = writer.write_on(conn, records, find_late=find_late)
-    try:
-        then(conn, stats)
-    except BaseException:
-        writer.forget()
-        raise
-    return stats
-
-
-def _map_items(conn: Connection, keys: dict[str, str]) -> None:
-    """Remember which interaction each Graph item became (for @removed)."""
-    if not keys:
-        return
-    ids = dict(
-        conn.execute(
-            select(Interaction.source_key, Interaction.id).where(
-                Interaction.source_key.in_(sorted(set(keys.values())))
-            )
-        ).all()
-    )
-    rows = [
-        {"item_id": item, "interaction_id": ids[key]} for item, key in keys.items() if key in ids
-    ]
-    if rows:
-        stmt = dialect_insert(conn, GraphItem)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["item_id"], set_={"interaction_id": stmt.excluded.interaction_id}
-            ),
-            rows,
+    def _call_rows(self, page: Page) -> MessageRows:
+        people = self._privacy.people
+        return MessageRows(
+            [
+                r
+                for r in (self._privacy.keep(mapping.call_record(c, people)) for c in page.items)
+                if r is not None
+            ]
         )
 
+    async def _crm_pass(self, entity: str, lease_row: int) -> int:
+        headers = {**dataverse.HEADERS}
+        headers["Prefer"] += f", odata.maxpagesize={self.config.page_size}"
+        records = Collection(
+            f"dataverse:{entity}",
+            "",
+            start=dataverse.entity_path(entity),
+            params=dataverse.entity_params(entity),
+            headers=headers,
+            delta=False,
+            covered_until=_iso(self.clock()),
+            crm=True,
+        )
+        # A first complete pass only learns who owns what: no heads-up for the existing book.
+        announce = await self._db(self._completed_before, records.source, records.scope)
+        return await self._read(records, lease_row, functools.partial(crm_rows, entity, announce))
 
-def _remove_items(conn: Connection, item_keys: Iterable[str]) -> int:
-    """Forget removed items; delete their interaction when no mailbox holds it any more."""
-    keys = sorted(set(item_keys))
-    if not keys:
-        return 0
-    targets: set[int] = {
-        int(i)
-        for i in conn.execute(
-            select(GraphItem.interaction_id).where(
-                GraphItem.item_id.in_(keys), GraphItem.interaction_id.is_not(None)
+    # -- the steps every collection goes through --------------------------------------------
+
+    async def _read(
+        self, collection: Collection, lease_row: int, to_rows: Callable[[Page], Rows]
+    ) -> int:
+        """Read a collection from its saved place; an expired delta link starts it over."""
+        place = await self._db(self._place, collection.source, collection.scope)
+        try:
+            return await self._follow(collection, place, lease_row, to_rows)
+        except DeltaExpired:
+            if place.resume(collection) is None:
+                raise
+        await self._db(self._forget_place, place.row_id)
+        place = SavedPlace(place.row_id, None, None)
+        return await self._follow(collection, place, lease_row, to_rows)
+
+    async def _follow(
+        self,
+        collection: Collection,
+        place: SavedPlace,
+        lease_row: int,
+        to_rows: Callable[[Page], Rows],
+    ) -> int:
+        """Fetch a page, map it, write it with its link in one transaction; repeat."""
+        resume = place.resume(collection)
+        client = self.crm if collection.crm else self.graph
+        assert client is not None
+        written = 0
+        async for page in client.pages(
+            resume or collection.start,
+            mailbox=collection.mailbox,
+            params=None if resume else collection.params,
+            headers=collection.headers,
+        ):
+            rows = to_rows(page)
+            step = PageWrite(
+                place=place,
+                lease_row=lease_row,
+                links=_links_after(collection, page),
+                items=len(page.items),
+                mark_rebuild=resume is None and collection.first_read_rebuilds,
             )
-        ).scalars()
-        if i is not None
-    }
-    conn.execute(delete(GraphItem).where(GraphItem.item_id.in_(keys)))
-    if not targets:
-        return 0
-    still_held = set(
-        conn.execute(
-            select(GraphItem.interaction_id).where(GraphItem.interaction_id.in_(sorted(targets)))
-        ).scalars()
+            written += await self._db(self._write_page, rows, step)
+            self._page_done(collection.source, collection.scope)
+            self._stop_if_asked()
+        return written
+
+    def _write_page(self, rows: Rows, step: PageWrite) -> int:
+        """One page's transaction: its rows, the rebuild mark if needed, its link, the lease."""
+        try:
+            with self.engine.begin() as conn:
+                written = self._write_rows(conn, rows)
+                if step.mark_rebuild:
+                    _meta_set(conn, REBUILD_KEY, "1")
+                conn.execute(
+                    update(SyncState)
+                    .where(SyncState.id == step.place.row_id)
+                    .values(items_total=SyncState.items_total + step.items, **step.links)
+                )
+                leases.renew(
+                    conn,
+                    step.lease_row,
+                    owner=self.owner,
+                    now=self.clock(),
+                    lease_seconds=self.config.lease_seconds,
+                )
+        except BaseException:
+            if self._writer is not None:
+                self._writer.forget()  # its caches learnt what rolled back
+            raise
+        return written
+
+    def _write_rows(self, conn: Connection, rows: Rows) -> int:
+        if isinstance(rows, MessageRows):
+            return self._write_messages(conn, rows)
+        if isinstance(rows, DirectoryRows):
+            count = write_directory(conn, rows, self.clock())
+            self.summary.people += count
+            return count
+        count = write_crm(conn, rows)
+        self.summary.crm_records += count
+        return count
+
+    def _write_messages(self, conn: Connection, rows: MessageRows) -> int:
+        writer = self._writer
+        assert writer is not None
+        # Late messages are not looked for while a full rebuild is due anyway.
+        find_late = _meta_get(conn, REBUILD_KEY) is None
+        stats = writer.write_on(conn, rows.records, find_late=find_late)
+        stale.mark_keys(conn, stats.late)
+        map_items(conn, {i: k for i, k in rows.item_keys.items() if k not in stats.refused})
+        self.summary.removed += remove_items(conn, rows.removed)
+        self.summary.new_interactions += stats.new_interactions
+        self.summary.duplicates += stats.duplicates
+        return stats.new_interactions
+
+    def _page_done(self, source: str, scope: str) -> None:
+        key = (source, scope)
+        self._pages[key] = self._pages.get(key, 0) + 1
+        if self.on_page is not None:
+            self.on_page(source, scope, self._pages[key])
+
+
+# -- the steps' plain functions ----------------------------------------------------------------
+
+
+def _meta_get(conn: Connection, key: str) -> str | None:
+    value: str | None = conn.execute(select(StoreMeta.value).where(StoreMeta.key == key)).scalar()
+    return value
+
+
+def _meta_set(conn: Connection, key: str, value: str) -> None:
+    stmt = dialect_insert(conn, StoreMeta).values(key=key, value=value)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+
+def _links_after(collection: Collection, page: Page) -> dict[str, Any]:
+    """What the state row keeps after ``page``: the next page, else where to start next run."""
+    if page.next_link:
+        return {"next_link": page.next_link}
+    if collection.delta:
+        return {"next_link": None, "delta_link": page.delta_link}
+    end = _query_value(page.url, "endDateTime") or collection.covered_until
+    return {"next_link": None, "delta_link": end}
+
+
+async def _settle(running: set[asyncio.Task[None]]) -> None:
+    """Wait for every task; the first exception (e.g. a stop, an outage) is raised."""
+    if not running:
+        return
+    outcomes = await asyncio.gather(*running, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+def _load_privacy(engine: Engine, config: SyncConfig) -> Privacy:
+    """Who may not be read or stored, the tenant's domains and the directory's parties."""
+    mailboxes = config.mailbox_filter()
+    with engine.connect() as conn:
+        stored = _meta_get(conn, DOMAINS_KEY)
+        blocked_people = set(
+            conn.execute(
+                select(Person.id).where(
+                    Person.opted_out.is_(True)
+                    | Person.excluded.is_(True)
+                    | Person.id.in_(
+                        select(Address.person_id).where(
+                            Address.email.in_(sorted(mailboxes.excluded_emails))
+                        )
+                    )
+                    | func.lower(func.coalesce(Person.department, "")).in_(
+                        sorted(mailboxes.excluded_departments)
+                    )
+                )
+            ).scalars()
+        )
+        blocked = set(
+            conn.execute(
+                select(Address.email).where(Address.person_id.in_(sorted(blocked_people)))
+            ).scalars()
+        )
+        blocked_ids = set(
+            conn.execute(
+                select(Person.entra_id).where(
+                    Person.id.in_(sorted(blocked_people)), Person.entra_id.is_not(None)
+                )
+            ).scalars()
+        )
+        people = {
+            str(eid): Party(str(email), str(name))
+            for eid, email, name in conn.execute(
+                select(Person.entra_id, func.min(Address.email), Person.display_name)
+                .join(Address, Address.person_id == Person.id)
+                .where(Person.entra_id.is_not(None))
+                .group_by(Person.entra_id, Person.display_name)
+            )
+        }
+    domains = tuple(stored.split(",")) if stored else config.internal_domains
+    return Privacy(
+        blocked_emails={str(e) for e in blocked},
+        blocked_ids={str(x) for x in blocked_ids},
+        people=people,
+        domains=domains,
     )
-    gone = sorted(targets - still_held)
-    if gone:
-        stale.mark(conn, gone)  # while their participants are still stored
-        conn.execute(delete(Interaction).where(Interaction.id.in_(gone)))
-    return len(gone)
 
 
 def _iso(at: datetime) -> str:

@@ -6,7 +6,7 @@ the assignment, and the bot claims it to send the heads-up once. ``notify_prefer
 keeps ``notify off`` / ``notify on``.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02 07:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
