@@ -390,7 +390,9 @@ class GraphServer:
                 "Please retry later.",
                 headers,
             )
-        failing = self.failing_mailboxes.get(parts[1]) if parts[0] == "users" else None
+        failing = (
+            self.failing_mailboxes.get(parts[1]) if parts[0] == "users" and len(parts) > 1 else None
+        )
         if failing == "error":
             return _error(500, "InternalServerError", "Something went wrong.")
         if failing == "garbage":
