@@ -297,8 +297,7 @@ def _env(server: GraphServer, ca: str) -> dict[str, str]:
 
 
 def _sync(store_url: str, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "cli.main"] if Path("cli/main.py").exists() else None
-    command = command or [sys.executable, "-c", "from cli.main import main; main()"]
+    command = [sys.executable, "-c", "from cli.main import main; main()"]
     return subprocess.Popen(
         [*command, "sync", "--backfill-days", str(LONG_BACKFILL), "--db", store_url, *args],
         env=env,
