@@ -23,7 +23,7 @@ from cards.elements import (
     text,
     title,
 )
-from cards.result import lead_subtitle, result_card
+from cards.result import coverage_text, lead_subtitle, result_card
 from cards.rows import details_button, introduce_button, role_line
 from cards.views import HeadsUpView, ResultView, SharedResultView, UnfurlView
 
@@ -102,16 +102,7 @@ def unfurl_card(view: UnfurlView) -> dict[str, Any]:
         body.extend(_unfurl_rows(result))
     else:
         body.append(text(texts.nobody_knows(lead.name), spacing="medium"))
-    cov = result.coverage
-    body.append(
-        text(
-            texts.coverage_line(cov.mailboxes_analysed, cov.mailboxes_total, cov.opted_out),
-            size="small",
-            subtle=True,
-            separator=True,
-            spacing="medium",
-        )
-    )
+    body.append(coverage_text(result.coverage))
     body.append(text(texts.UNFURL_ASK.format(name=lead.name), size="small", spacing="small"))
     return card(body, version=UNFURL_VERSION, fallback_text=heading)
 

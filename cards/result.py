@@ -8,7 +8,7 @@ from cards import settings, texts, verbs
 from cards.elements import Action, Element, card, container, execute, subject_ids, subtitle, text
 from cards.elements import title as title_block
 from cards.rows import freshness_text, summary_row
-from cards.views import LeadView, ResultView
+from cards.views import CoverageView, LeadView, ResultView
 
 
 def lead_subtitle(lead: LeadView) -> str | None:
@@ -17,6 +17,19 @@ def lead_subtitle(lead: LeadView) -> str | None:
         return ", ".join(lead.emails) or None
     parts = [p for p in (lead.company, lead.emails[0] if lead.emails else None) if p]
     return " · ".join(parts) or None
+
+
+def coverage_text(coverage: CoverageView) -> Element:
+    """How complete an answer is ("based on N of M mailboxes"), under its rows."""
+    return text(
+        texts.coverage_line(
+            coverage.mailboxes_analysed, coverage.mailboxes_total, coverage.opted_out
+        ),
+        size="small",
+        subtle=True,
+        separator=True,
+        spacing="medium",
+    )
 
 
 def result_card(view: ResultView, *, summary_size: int | None = None) -> dict[str, Any]:
@@ -57,16 +70,7 @@ def result_card(view: ResultView, *, summary_size: int | None = None) -> dict[st
             )
         )
         body.extend(summary_row(c, lead, view.today) for c in shown)
-    cov = view.coverage
-    body.append(
-        text(
-            texts.coverage_line(cov.mailboxes_analysed, cov.mailboxes_total, cov.opted_out),
-            size="small",
-            subtle=True,
-            separator=True,
-            spacing="medium",
-        )
-    )
+    body.append(coverage_text(view.coverage))
     if (fresh := freshness_text(view.freshness)) is not None:
         body.append(fresh)
     actions: list[Action] = []
