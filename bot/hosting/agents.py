@@ -63,6 +63,7 @@ from bot.hosting.base import (
     HostBase,
     HostLimits,
     HostResponse,
+    ProactiveReply,
     RetryingProactive,
     TurnLogic,
     VerifiedKey,
@@ -396,13 +397,13 @@ class _SendOnce:
         await self._continue(reference, logic)
 
 
-class _TurnReply:
+class _TurnReply(ProactiveReply):
     """:class:`bot.turn.Reply` for one turn context."""
 
     def __init__(self, context: TurnContext, timeout: float, proactive: RetryingProactive) -> None:
         self._context = context
         self._timeout = timeout
-        self._proactive = proactive
+        super().__init__(proactive)
 
     async def send(self, content: Content) -> str:
         response = await _connector_call(
@@ -414,16 +415,6 @@ class _TurnReply:
         activity = _message(card)
         activity.id = activity_id
         await _connector_call(lambda: self._context.update_activity(activity), self._timeout)
-
-    async def send_to_user(
-        self, target: ConversationReference | UserAddress, content: Content
-    ) -> Delivery:
-        return await self._proactive.send_to_user(target, content)
-
-    async def update_for_user(
-        self, reference: ConversationReference, activity_id: str, card: Card
-    ) -> None:
-        await self._proactive.update_for_user(reference, activity_id, card)
 
 
 # --- the host ---------------------------------------------------------------------------------

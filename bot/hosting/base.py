@@ -198,6 +198,24 @@ class RetryingProactive:
         await self.retrying(lambda: self._sdk.update_once(reference, activity_id, card))
 
 
+class ProactiveReply:
+    """The :class:`bot.turn.Proactive` half of a turn's reply, the same on every SDK: it
+    hands sends to other conversations to the host's :class:`RetryingProactive`."""
+
+    def __init__(self, proactive: RetryingProactive) -> None:
+        self._proactive = proactive
+
+    async def send_to_user(
+        self, target: ConversationReference | UserAddress, content: Content
+    ) -> Delivery:
+        return await self._proactive.send_to_user(target, content)
+
+    async def update_for_user(
+        self, reference: ConversationReference, activity_id: str, card: Card
+    ) -> None:
+        await self._proactive.update_for_user(reference, activity_id, card)
+
+
 # --- the host ---------------------------------------------------------------------------------
 
 

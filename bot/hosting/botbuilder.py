@@ -61,6 +61,7 @@ from bot.hosting.base import (
     HostBase,
     HostLimits,
     HostResponse,
+    ProactiveReply,
     RetryingProactive,
     TurnLogic,
     VerifiedKey,
@@ -437,7 +438,7 @@ class _SendOnce:
         await self._continue(reference, logic)
 
 
-class _TurnReply:
+class _TurnReply(ProactiveReply):
     """:class:`bot.turn.Reply` for one turn context."""
 
     def __init__(
@@ -445,7 +446,7 @@ class _TurnReply:
     ) -> None:
         self._context = context
         self._connector = connector
-        self._proactive = proactive
+        super().__init__(proactive)
 
     async def send(self, content: Content) -> str:
         response = await self._connector.call(
@@ -457,16 +458,6 @@ class _TurnReply:
         activity = _message(card)
         activity.id = activity_id
         await self._connector.call(lambda: self._context.update_activity(activity))
-
-    async def send_to_user(
-        self, target: ConversationReference | UserAddress, content: Content
-    ) -> Delivery:
-        return await self._proactive.send_to_user(target, content)
-
-    async def update_for_user(
-        self, reference: ConversationReference, activity_id: str, card: Card
-    ) -> None:
-        await self._proactive.update_for_user(reference, activity_id, card)
 
 
 # --- the host ------------------------------------------------------------------------------
