@@ -31,6 +31,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -153,6 +154,12 @@ _PAIR_TYPES = (
     + ["float8", "int4", "int4"]  # d_ignored, n_bulk, n_crowd
     + ["timestamptz"] * len(PAIR_TIME_COLUMNS)
     + ["float8"]  # feedback_factor
+)
+# A full rebuild's pair deltas on their way to ``pair_strength`` (see ``spill_pairs``):
+# a temporary table with the pair table's columns and no key, so that one pair may
+# come several times. Unqualified: a temporary table is found before a stored one.
+_SPILL = Table(
+    "whoknows_pair_spill", MetaData(), *(Column(c.name, c.type) for c in PairStrength.__table__.c)
 )
 # PostgreSQL types of INTERACTION_COLUMNS, for their arrays.
 _INTERACTION_TYPES = (
@@ -314,6 +321,38 @@ class _Sql:
         if rows:
             self.conn.execute(_pair_upsert(self.conn), rows)
 
+    def spill_pairs(self, pairs: dict[tuple[int, int], PairDelta]) -> None:
+        """Append pair deltas to the spill table (see :func:`open_spill`)."""
+        rows = [
+            {**dict(zip(PAIR_COLUMNS, delta.values(*key), strict=True)), "feedback_factor": 1.0}
+            for key, delta in pairs.items()
+        ]
+        if rows:
+            self.conn.execute(insert(_SPILL), rows)
+
+
+def _sqlite_pair_rows(
+    pairs: dict[tuple[int, int], PairDelta],
+    order: Callable[[tuple[int, int]], tuple[int, int]] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Pair deltas as rows of ``pair_strength``'s columns (``PAIR_COLUMNS``, then
+    ``feedback_factor``), times as SQLite's column type writes them; in ``order``
+    of their keys when given."""
+    texts: dict[datetime | None, str | None] = {None: None}
+
+    def time(value: datetime | None) -> str | None:
+        found = texts.get(value)
+        if found is None and value is not None:
+            found = texts[value] = sqlite_time(value)
+        return found
+
+    rows = []
+    for key in pairs if order is None else sorted(pairs, key=order):
+        values = pairs[key].values(*key)
+        times = [time(cast(datetime | None, at)) for at in values[-5:]]
+        rows.append((*values[:-5], *times, 1.0))
+    return rows
+
 
 class _SqliteSql(_Sql):
     """SQLite: participants and pair deltas as plain tuples through the driver's
@@ -340,22 +379,12 @@ class _SqliteSql(_Sql):
             self._executemany(insert(Participant), rows)
 
     def upsert_pairs(self, pairs: dict[tuple[int, int], PairDelta]) -> None:
-        if not pairs:
-            return
-        texts: dict[datetime | None, str | None] = {None: None}
+        if pairs:
+            self._executemany(_pair_upsert(self.conn), _sqlite_pair_rows(pairs, by_lead))
 
-        def time(value: datetime | None) -> str | None:  # as the column type writes it
-            found = texts.get(value)
-            if found is None and value is not None:
-                found = texts[value] = sqlite_time(value)
-            return found
-
-        rows = []
-        for key in sorted(pairs, key=by_lead):
-            values = pairs[key].values(*key)
-            times = [time(cast(datetime | None, at)) for at in values[-5:]]
-            rows.append((*values[:-5], *times, 1.0))  # PAIR_COLUMNS, then feedback_factor
-        self._executemany(_pair_upsert(self.conn), rows)
+    def spill_pairs(self, pairs: dict[tuple[int, int], PairDelta]) -> None:
+        if pairs:
+            self._executemany(insert(_SPILL), _sqlite_pair_rows(pairs))
 
 
 class _PostgresSql(_Sql):
@@ -428,6 +457,11 @@ class _PostgresSql(_Sql):
         self.conn.execute(_pair_upsert(self.conn, deltas))
         self.conn.execute(delete(_PAIR_DELTAS))
 
+    def spill_pairs(self, pairs: dict[tuple[int, int], PairDelta]) -> None:
+        rows = ((*delta.values(*key), 1.0) for key, delta in pairs.items())
+        columns = [*PAIR_COLUMNS, "feedback_factor"]
+        self._copy(f"pg_temp.{_SPILL.name}", columns, _PAIR_TYPES, rows)
+
 
 def _sql(conn: Connection) -> _Sql:
     return _PostgresSql(conn) if conn.dialect.name == "postgresql" else _SqliteSql(conn)
@@ -450,6 +484,48 @@ def upsert_pairs(conn: Connection, pairs: dict[tuple[int, int], PairDelta]) -> N
     _sql(conn).upsert_pairs(pairs)
 
 
+def open_spill(conn: Connection) -> None:
+    """Create an empty spill table: pair deltas that :func:`spill_pairs` appends and
+    :func:`merge_spill` sums into ``pair_strength``, so that a rebuild holds a bounded
+    number of pairs in memory, not the whole store's. Temporary: it lives on the
+    caller's connection (on SQLite in the temporary database's file, not in memory)."""
+    close_spill(conn)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {_SPILL.name} (LIKE pair_strength)")
+    else:
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {_SPILL.name} AS SELECT * FROM pair_strength WHERE 0"
+        )
+
+
+def spill_pairs(conn: Connection, pairs: dict[tuple[int, int], PairDelta]) -> None:
+    """Append these pair deltas to the spill table, in no order; a pair may come again."""
+    _sql(conn).spill_pairs(pairs)
+
+
+def merge_spill(conn: Connection) -> int:
+    """Sum the spilled deltas of each pair into ``pair_strength`` (whose rows for these
+    pairs must be gone), in the table's key order, and drop the spill table; returns
+    the pairs now stored. The database sorts and groups on disk as it needs."""
+    spilled = _SPILL.c
+    sums = [func.sum(spilled[c]) for c in PAIR_COLUMNS[2:-5]]
+    times = [func.min(spilled.first_at), *(func.max(spilled[c]) for c in PAIR_TIME_COLUMNS[1:])]
+    keys = (spilled.lead_id, spilled.introducer_id)
+    grouped = (
+        select(spilled.introducer_id, spilled.lead_id, *sums, *times, literal(1.0))
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+    conn.execute(insert(PairStrength).from_select([*PAIR_COLUMNS, "feedback_factor"], grouped))
+    close_spill(conn)
+    return int(conn.scalar(select(func.count()).select_from(PairStrength)) or 0)
+
+
+def close_spill(conn: Connection) -> None:
+    schema = "pg_temp" if conn.dialect.name == "postgresql" else "temp"
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.{_SPILL.name}")
+
+
 def _late(sql: _Sql, new: list[InteractionRecord]) -> list[str]:
     """The source keys of these new messages that land before a stored later message
     of their thread, or after a stored reply to them (read before they are written).
@@ -468,6 +544,19 @@ def _late(sql: _Sql, new: list[InteractionRecord]) -> list[str]:
     }
     late.update(sql.replied_to(sorted(rec.source_key for rec in new)))
     return sorted(late)
+
+
+def thread_members(conn: Connection, keys: Sequence[str]) -> dict[str, set[int]]:
+    """Who has written in each of these threads, as stored (``thread_members``)."""
+    members: dict[str, set[int]] = {}
+    for key, person in _sql(conn).thread_members(keys):
+        members.setdefault(key, set()).add(person)
+    return members
+
+
+def add_thread_members(conn: Connection, rows: Sequence[tuple[str, int]]) -> None:
+    """Store (thread, writer) memberships; one already stored is kept."""
+    _sql(conn).insert_thread_members(list(rows))
 
 
 def email_authors(conn: Connection, keys: Sequence[str]) -> list[tuple[str, int, datetime, int]]:

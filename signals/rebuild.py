@@ -18,7 +18,17 @@ from sqlalchemy import Connection, Engine, Select, bindparam, delete, insert, se
 
 from signals import privacy
 from signals.aggregate import Aggregator, Eligible, Event, PairDelta, author_automated
-from signals.ingest import by_lead, chunks, email_authors, upsert_pairs
+from signals.ingest import (
+    add_thread_members,
+    by_lead,
+    chunks,
+    email_authors,
+    merge_spill,
+    open_spill,
+    spill_pairs,
+    thread_members,
+    upsert_pairs,
+)
 from signals.meta import StoreFacts, read_facts
 from signals.models import (
     Interaction,
@@ -43,6 +53,10 @@ _RESPONSES = {r.value: r for r in Response}
 _KINDS = {k.value: k for k in Kind}
 _STREAM_BATCH = 10_000
 _WRITE_CHUNK = 20_000
+# A full rebuild's bounds (see rebuild_in): events replayed between reads and writes of
+# thread members, and pair deltas held before they go to the spill table.
+EVENT_BATCH = 5_000
+PAIR_SPILL = 100_000
 
 
 _EVENT_COLUMNS: tuple[Any, ...] = (
@@ -138,14 +152,18 @@ def pair_sides(conn: Connection, facts: StoreFacts) -> tuple[Eligible, Eligible]
     )
 
 
-def aggregator_for(conn: Connection, facts: StoreFacts) -> Aggregator:
-    """An empty aggregator with the store's clock, audience cap and pair sides."""
+def aggregator_for(
+    conn: Connection, facts: StoreFacts, *, thread_members: dict[str, set[int]] | None = None
+) -> Aggregator:
+    """An empty aggregator with the store's clock, audience cap and pair sides
+    (``thread_members``: see :class:`signals.aggregate.Aggregator`)."""
     is_introducer, is_lead = pair_sides(conn, facts)
     return Aggregator(
         facts.clock,
         max_audience=facts.max_audience,
         is_introducer=is_introducer,
         is_lead=is_lead,
+        thread_members=thread_members,
     )
 
 
@@ -220,17 +238,36 @@ def rebuild_in(
     On PostgreSQL the aggregate tables are locked first, so that a writer
     committing meanwhile waits and its additions land on the rebuilt sums
     instead of being wiped by them.
+
+    Memory stays bounded whatever the store's size: the replay goes in batches of
+    events, which read the thread members they need from the table the batches
+    before them wrote (as an import does), and pair deltas go to a spill table
+    every :data:`PAIR_SPILL` pairs, which the database sums at the end (see
+    ``signals.ingest.open_spill``). Holding every pair and thread in memory took
+    1.4 GB at 5.2 million interactions and grew with the store.
     """
     lock_aggregates(conn)
-    agg = aggregator_for(conn, facts or read_facts(conn))
-    agg.add_all(stored_events(conn, until))
+    agg = aggregator_for(conn, facts or read_facts(conn), thread_members={})
     feedback = lowered_feedback(conn)
     conn.execute(delete(PairStrength))
     conn.execute(delete(ThreadMember))
     conn.execute(delete(StalePair))  # everything is recomputed: nothing is stale any more
     conn.execute(delete(StaleThread))
-    write_aggregates(conn, agg.pairs, agg.memberships(), feedback)
-    return len(agg.pairs)
+    open_spill(conn)
+    for batch in chunks(stored_events(conn, until), EVENT_BATCH):
+        agg.threads = thread_members(
+            conn, sorted({e.thread_key for e in batch if e.thread_key is not None})
+        )
+        agg.add_all(batch)
+        add_thread_members(conn, sorted(agg.new_thread_members))
+        agg.new_thread_members.clear()
+        if len(agg.pairs) >= PAIR_SPILL:
+            spill_pairs(conn, agg.pairs)
+            agg.pairs = {}
+    spill_pairs(conn, agg.pairs)
+    pairs = merge_spill(conn)
+    restore_feedback(conn, feedback)
+    return pairs
 
 
 def lowered_feedback(conn: Connection, *, stale_only: bool = False) -> list[Any]:
@@ -261,7 +298,13 @@ def write_aggregates(
         conn.execute(insert(ThreadMember), [{"thread_key": t, "person_id": p} for t, p in part])
     for keys in chunks(sorted(pairs, key=by_lead), _WRITE_CHUNK):
         upsert_pairs(conn, {key: pairs[key] for key in keys})
-    kept = [{"i": i, "l": lead, "f": f} for i, lead, f in feedback if (i, lead) in pairs]
+    restore_feedback(conn, [(i, lead, f) for i, lead, f in feedback if (i, lead) in pairs])
+
+
+def restore_feedback(conn: Connection, feedback: Iterable[Any]) -> None:
+    """Put back the feedback factor of these (introducer, lead, factor) pairs; a pair
+    no longer stored stays gone."""
+    kept = [{"i": i, "l": lead, "f": f} for i, lead, f in feedback]
     if kept:
         conn.execute(
             update(PairStrength)

@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects import sqlite
 
+from signals import rebuild
 from signals.aggregate import PairDelta
 from signals.ingest import Writer, upsert_pairs, write_all
 from signals.models import (
@@ -156,6 +157,42 @@ def test_batched_writes_match_a_rebuild_from_the_stored_interactions(engine: Eng
     rebuild_aggregates(engine)
     _assert_same_pairs(written, _rows(engine, PairStrength, pair_order))
     assert threads == _rows(engine, ThreadMember, (ThreadMember.thread_key, ThreadMember.person_id))
+
+
+def test_a_rebuild_in_small_bounds_equals_one_in_a_single_batch(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rebuild's memory bounds (a few events per batch, a few pairs before each
+    spill) change nothing it writes: thread members read back across batches, pairs
+    summed from several spills, feedback put back."""
+    write_all(Writer(engine, internal_domains=["contoso.com"]), _records(160), 40)
+    pair_order = (PairStrength.introducer_id, PairStrength.lead_id)
+    member_order = (ThreadMember.thread_key, ThreadMember.person_id)
+    monkeypatch.setattr(rebuild, "EVENT_BATCH", 1_000_000)
+    monkeypatch.setattr(rebuild, "PAIR_SPILL", 1_000_000)
+    with engine.begin() as conn:
+        assert rebuild.rebuild_in(conn) == conn.scalar(
+            select(func.count()).select_from(PairStrength)
+        )
+        lowered = conn.execute(select(PairStrength.introducer_id, PairStrength.lead_id)).first()
+        assert lowered is not None
+        conn.execute(
+            update(PairStrength)
+            .where(PairStrength.introducer_id == lowered[0], PairStrength.lead_id == lowered[1])
+            .values(feedback_factor=0.5)
+        )
+    whole = _rows(engine, PairStrength, pair_order)
+    members = _rows(engine, ThreadMember, member_order)
+    assert any(r["d_in_thread"] for r in whole) and len(members) > 20
+
+    monkeypatch.setattr(rebuild, "EVENT_BATCH", 3)
+    monkeypatch.setattr(rebuild, "PAIR_SPILL", 5)
+    assert rebuild.rebuild_aggregates(engine) == len(whole)
+    _assert_same_pairs(_rows(engine, PairStrength, pair_order), whole)
+    assert _rows(engine, ThreadMember, member_order) == members
+    with engine.connect() as conn:
+        factors = conn.execute(select(PairStrength.feedback_factor)).scalars().all()
+    assert sorted(factors)[:2] == [0.5, 1.0]
 
 
 def test_participants_are_one_row_per_person_and_role(engine: Engine) -> None:
