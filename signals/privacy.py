@@ -40,8 +40,10 @@ from signals.models import (
     AuditEntry,
     CrmRecord,
     GraphItem,
+    HeadsUp,
     Interaction,
     Introduction,
+    NotifyPreference,
     PairStrength,
     Participant,
     Person,
@@ -411,6 +413,10 @@ def export(conn: Connection, person_id: int) -> dict[str, Any]:
         return int(conn.scalar(select(func.count()).select_from(table).where(*conditions)) or 0)
 
     entra = person.entra_id
+    heads_up = conn.scalar(
+        select(NotifyPreference.heads_up).where(NotifyPreference.person_id == person_id)
+    )
+    leads_crm = select(CrmRecord.id).where(CrmRecord.person_id == person_id)
     return {
         "person_id": person.id,
         "addresses": addresses,
@@ -422,6 +428,8 @@ def export(conn: Connection, person_id: int) -> dict[str, Any]:
             "list": person.is_list,
             "shared": person.is_shared,
             "automated": person.is_automated,
+            # Their own "notify on/off"; None: the administrator's default applies.
+            "heads_up_choice": heads_up,
         },
         "dates": {
             "opted_out_at": _iso(person.opted_out_at),
@@ -446,6 +454,8 @@ def export(conn: Connection, person_id: int) -> dict[str, Any]:
             ),
             "introductions_about": count(Introduction.lead_id == person_id, table=Introduction),
             "crm_records": count(CrmRecord.person_id == person_id, table=CrmRecord),
+            "heads_ups_received": count(HeadsUp.owner_id == person_id, table=HeadsUp),
+            "heads_ups_about": count(HeadsUp.crm_record_id.in_(leads_crm), table=HeadsUp),
             "graph_items": count(GraphItem.item_id.like(f"{entra}/%"), table=GraphItem)
             if entra
             else 0,

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.headsup import set_preference
 from cli.main import main
 from scoring.ranking import coverage
 from signals import db, retention
@@ -78,8 +79,13 @@ def test_forget_deletes_blocks_and_is_audited_and_export_shows_no_content(
     assert sum(before["counts"]["interactions"].values()) == 40
     assert before["dates"]["first_interaction"] and before["dates"]["mailbox_analysed_at"]
     assert "Secret deal" not in json.dumps(before)  # counts and dates, never content
+    assert before["flags"]["heads_up_choice"] is None  # the administrator's default
+    assert before["counts"]["heads_ups_received"] == 0
+    with Session(engine) as session, session.begin():
+        set_preference(session, before["person_id"], False)
     human = cli("privacy", "export", "tricia.potter@contoso.com", "--db", store_url)
     assert "opted_out: False" in human and "Secret" not in human
+    assert "heads_up_choice: False" in human
 
     out = cli("privacy", "forget", "tricia.potter@contoso.com", "--yes", "--db", store_url)
     assert "forgot tricia.potter@contoso.com: 40 interactions" in out
