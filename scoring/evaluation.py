@@ -6,10 +6,12 @@ colleagues who had that personal interaction are the relevant ones, everyone
 with any interaction with the lead before T is a candidate. The product's
 ranking (``scoring.ranking.rank``, the same function the bot calls) competes
 with three baselines in the same run: raw count, most recent contact, random.
-Ties are broken at random and the metrics averaged over seeds, so a constant
-score cannot look good. Variants of the model (other settings, for ablations) run
-on the same queries in the same pass; differences to the model come with paired
-bootstrap intervals over the queries.
+Addresses that are not one person (lists, aliases, shared mailboxes, automated
+senders) are neither leads nor candidates, for every ranking alike: the product
+never proposes them and cannot be asked about them. Ties are broken at random and
+the metrics averaged over seeds, so a constant score cannot look good. Variants of
+the model (other settings, for ablations) run on the same queries in the same pass;
+differences to the model come with paired bootstrap intervals over the queries.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from scoring.ranking import rank
@@ -117,6 +119,9 @@ class TierCount:
 @dataclass
 class EvalReport:
     queries: int = 0
+    not_people: int = 0
+    """Relevant (lead, colleague) pairs left out because one side is a list, alias,
+    shared mailbox or automated sender."""
     cutoffs: list[str] = field(default_factory=list)
     models: dict[str, Metrics] = field(default_factory=lambda: {m: Metrics() for m in MODELS})
     tiers: dict[str, TierCount] = field(
@@ -138,6 +143,7 @@ class EvalReport:
     def to_json(self) -> dict[str, object]:
         return {
             "queries": self.queries,
+            "not_people": self.not_people,
             "cutoffs": self.cutoffs,
             "models": {name: m.as_dict() for name, m in self.models.items()},
             "model_minus": self.differences(),
@@ -243,6 +249,11 @@ def evaluate(
     with engine.connect() as conn:
         facts = read_facts(conn)
         internal = set(conn.scalars(select(Person.id).where(Person.internal)))
+        not_people = set(
+            conn.scalars(
+                select(Person.id).where(or_(Person.is_list, Person.is_shared, Person.is_automated))
+            )
+        )
         times = [e.at for e in stored_events(conn) if e.kind == Kind.EMAIL]
     everyone = facts.pair_mode == "all"
     chosen = list(cutoff_times) if cutoff_times else choose_cutoffs(times, cutoffs, horizon)
@@ -254,8 +265,12 @@ def evaluate(
         future = personal_pairs(engine, cutoff, cutoff + horizon)
         relevant: dict[int, set[int]] = defaultdict(set)
         for introducer, lead in future:
-            if everyone or (introducer in internal and lead not in internal):
-                relevant[lead].add(introducer)
+            if not (everyone or (introducer in internal and lead not in internal)):
+                continue
+            if introducer in not_people or lead in not_people:
+                report.not_people += 1
+                continue
+            relevant[lead].add(introducer)
         with Session(engine) as session:
             rows = session.scalars(
                 select(PairStrength).where(PairStrength.lead_id.in_(list(relevant)))
@@ -264,7 +279,7 @@ def evaluate(
             for row in rows:
                 by_lead[row.lead_id][row.introducer_id] = row
             for lead, wanted in relevant.items():
-                candidates = sorted(by_lead.get(lead, {}))
+                candidates = sorted(set(by_lead.get(lead, {})) - not_people)
                 hits = wanted.intersection(candidates)
                 if not hits:
                     continue

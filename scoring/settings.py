@@ -45,8 +45,9 @@ WEIGHT_IGNORED = declare(
 )
 RECIPROCITY_BETA = declare(
     "reciprocity_beta",
-    0.25,
-    "Share of the score a purely one-way contact keeps (0 = one-way counts for nothing).",
+    1.0,
+    "Share of the score a lopsided contact keeps at reciprocity 0 (1 = no reciprocity factor: "
+    "one-way contact is handled by WHOKNOWS_ONE_WAY; 0.25 was the factor before the gate).",
     section=SECTION,
 )
 ONE_WAY = declare(

@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from scoring.evaluation import Metrics, choose_cutoffs, evaluate, paired_bootstrap
 from scoring.strength import Weights
 from signals.ingest import Writer, write_all
-from signals.models import Kind, Response
+from signals.models import Address, Kind, Person, Response
 from signals.records import Attendee, InteractionRecord, Party
 from signals.store import create_store
 
@@ -132,3 +134,35 @@ def test_variants_are_parsed_or_refused_clearly() -> None:
     for bad in ("nocolon", "x:WHOKNOWS_ONE_WAY", "x:WHOKNOWS_ONE_WAY=sideways"):
         with pytest.raises(UsageFailure, match="--variant"):
             parse_variants((bad,))
+
+
+def test_lists_are_neither_leads_nor_candidates(tmp_path: Path) -> None:
+    """A list the lead writes to more often than to a friend is no one to introduce: no
+    ranking is credited for proposing it, and no query asks about it."""
+    friend, group = Party("friend@us.example"), Party("mips-dev@us.example")
+    recs = [
+        InteractionRecord(Kind.EMAIL, f"<f{i}@t>", T - timedelta(days=9 + i), a, to=[b])
+        for i, (a, b) in enumerate([(X, friend), (friend, X)])
+    ]
+    recs += [
+        InteractionRecord(Kind.EMAIL, f"<l{i}@t>", T - timedelta(days=2 + i), X, to=[group])
+        for i in range(5)
+    ]
+    recs += [
+        InteractionRecord(Kind.EMAIL, "<a@t>", T + timedelta(days=2), X, to=[group]),
+        InteractionRecord(Kind.EMAIL, "<b@t>", T + timedelta(days=3), X, to=[friend]),
+    ]
+    engine = create_store(f"sqlite:///{tmp_path / 'e.db'}", pair_mode="all")
+    write_all(Writer(engine, internal_domains=[]), recs)
+    before = evaluate(engine, cutoff_times=[T], seeds=50).to_json()
+    with Session(engine) as session:  # the import's list rule needs more senders
+        group_id = select(Address.person_id).where(Address.email == group.email)
+        session.execute(update(Person).where(Person.id.in_(group_id)).values(is_list=True))
+        session.commit()
+    after = evaluate(engine, cutoff_times=[T], seeds=50).to_json()
+    assert before["queries"] == 3 and before["not_people"] == 0
+    # X and the friend remain, each other's relevant one; the list's two pairs are left out.
+    assert after["queries"] == 2 and after["not_people"] == 2
+    models = after["models"]
+    assert isinstance(models, dict)
+    assert models["raw_count"]["hit1"] == 1.0 and models["model"]["hit1"] == 1.0

@@ -171,6 +171,34 @@ def test_one_way_rules(
     assert tiers(answer)["Ray Tanaka"] == ray_tier
 
 
+@pytest.mark.parametrize(("beta", "order"), [
+    ("1", ["Dana Frost", "Eli Moss"]),
+    ("0.25", ["Eli Moss", "Dana Frost"]),
+])  # fmt: skip
+def test_a_lopsided_tie_the_lead_answers_is_not_held_down(
+    engine: Engine,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    beta: str,
+    order: list[str],
+) -> None:
+    """Reciprocity acts through the one-way gate, not as a factor (docs/scoring.md): a
+    colleague who writes to the lead every other day and has heard back ranks above one
+    with three balanced exchanges; the old factor (beta 0.25) put her below."""
+    monkeypatch.setenv("WHOKNOWS_RECIPROCITY_BETA", beta)
+    m = Mail()
+    dana, eli = colleague("Dana Frost"), colleague("Eli Moss")
+    for i in range(12):
+        m.email(1 + 2 * i, dana, [LEAD])
+    m.email(9, LEAD, [dana])
+    for i in range(3):
+        m.exchange(5 + 7 * i, eli)
+    m.write(engine)
+    answer = who(session)
+    assert names(answer) == order
+    assert tiers(answer)["Dana Frost"] != "Strong"  # Strong still needs reciprocity
+
+
 def test_a_mistyped_one_way_rule_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     from scoring.strength import Weights
 
