@@ -23,10 +23,10 @@ from cards.build import build_card
 from cards.extension import search_preview
 from cards.views import (
     ChoiceView,
+    InsertedView,
     MatchChoice,
     NoMatchView,
     ResultView,
-    SharedResultView,
     UnfurlView,
 )
 from signals.models import CrmRecord
@@ -97,7 +97,8 @@ def search(
     session: Session, value: Mapping[str, Any], user: User | None, viewer_id: str
 ) -> dict[str, Any]:
     """``composeExtension/query``: matching leads, each with their strongest connection in
-    the preview and the summary card to insert."""
+    the preview (only the searcher sees the list) and, to insert, a card that names nobody:
+    every viewer's own answer comes by refresh (``verbs.SHARED``), after the access check."""
     try:
         check_asker(user)
     except Refusal as refusal:
@@ -125,7 +126,7 @@ def search(
     viewers = (viewer_id,) if viewer_id else ()
     return results(
         [
-            _attachment(build_card(SharedResultView(view, viewers)), search_preview(view))
+            _attachment(build_card(InsertedView(view.lead, viewers)), search_preview(view))
             for view in views
         ]
     )

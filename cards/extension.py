@@ -1,8 +1,9 @@
 """Cards for the surfaces outside the bot's chat: the search extension, link unfurling and
 the new-lead heads-up.
 
-A shared summary is the summary card plus a Universal Actions ``refresh`` (each listed
-viewer gets their own state). An unfurled link is Adaptive Card 1.3, the highest link
+A card inserted from the search extension names nobody; its Universal Actions ``refresh``
+(and a Show me button, for viewers Teams does not refresh) gets each viewer their own
+summary card, or the no-access card. An unfurled link is Adaptive Card 1.3, the highest link
 unfurling accepts: text only, no Action.Execute and no refresh.
 """
 
@@ -25,26 +26,49 @@ from cards.elements import (
 )
 from cards.result import coverage_text, lead_subtitle, result_card
 from cards.rows import details_button, introduce_button, role_line
-from cards.views import HeadsUpView, ResultView, SharedResultView, UnfurlView
+from cards.views import (
+    HeadsUpView,
+    InsertedView,
+    LeadView,
+    ResultView,
+    SharedResultView,
+    UnfurlView,
+)
 
 THUMBNAIL = "application/vnd.microsoft.card.thumbnail"
 UNFURL_ROWS = 3
 """Colleagues an unfurled link names (the card has no buttons to see more)."""
 
 
-def shared_result_card(view: SharedResultView) -> dict[str, Any]:
-    """The summary card with a refresh that re-ranks it for each listed viewer."""
-    result = result_card(view.result)
+def _refresh(lead: LeadView, viewer_ids: tuple[str, ...]) -> dict[str, Any]:
+    """Universal Actions refresh: Teams asks the bot for each listed viewer's own card."""
     refresh: dict[str, Any] = {
         "action": {
             "type": "Action.Execute",
             "verb": verbs.SHARED,
-            "data": data(verbs.SHARED, **subject_ids(view.result.lead)),
+            "data": data(verbs.SHARED, **subject_ids(lead)),
         }
     }
-    if view.viewer_ids:
-        refresh["userIds"] = list(view.viewer_ids[:60])  # Teams' limit
-    return {**result, "refresh": refresh}
+    if viewer_ids:
+        refresh["userIds"] = list(viewer_ids[:60])  # Teams' limit
+    return refresh
+
+
+def inserted_card(view: InsertedView) -> dict[str, Any]:
+    """What everyone in the conversation sees before or without a refresh: no names (not
+    even the lead's), no strengths; Show me asks for the viewer's own card."""
+    body: list[Element] = [
+        title(texts.INSERTED_TITLE),
+        text(texts.INSERTED_TEXT, spacing="small"),
+    ]
+    show = execute(texts.INSERTED_SHOW, verbs.SHARED, ids=subject_ids(view.lead))
+    base = card(body, [show], fallback_text=texts.INSERTED_TITLE)
+    return {**base, "refresh": _refresh(view.lead, view.viewer_ids)}
+
+
+def shared_result_card(view: SharedResultView) -> dict[str, Any]:
+    """One viewer's summary card, with a refresh that re-ranks it for them."""
+    return {**result_card(view.result), "refresh": _refresh(view.result.lead, view.viewer_ids)}
 
 
 def search_preview(view: ResultView) -> dict[str, Any]:

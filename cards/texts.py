@@ -534,6 +534,12 @@ SEARCH_NOT_A_COLLEAGUE = (
     "Your administrator can check that your account is synced."
 )
 UNFURL_ASK = "Open a chat with Whoknows and type who knows {name} to ask for an introduction."
+INSERTED_TITLE = "Who knows this lead?"
+INSERTED_TEXT = (
+    "Whoknows shows each colleague who may see connections their own answer here. "
+    "If it doesn't appear, select Show me."
+)
+INSERTED_SHOW = "Show me"
 ANONYMOUS_UNFURL_TITLE = "Who knows this lead?"
 ANONYMOUS_UNFURL_TEXT = (
     "Whoknows shows which colleagues know this Dynamics 365 lead or contact, and how well. "
@@ -721,6 +727,8 @@ NOT_YOUR_REQUEST = "This request isn't yours to answer or change."
 BAD_ACTION = "Sorry, I didn't understand that button. Type help to see what I can do."
 UNSUPPORTED_INVOKE = "This kind of request isn't supported."
 NOTHING_STORED = "Whoknows holds no data about you: your account isn't in its directory."
+SENT_PRIVATELY = "I've sent you the answer in our 1:1 chat."
+ASK_PRIVATELY = "Ask me in a 1:1 chat so that only you see the answer."
 EMAIL_NOT_CONFIGURED = "Sending by e-mail isn't set up here. Use Open in Teams chat instead."
 
 

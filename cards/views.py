@@ -146,14 +146,23 @@ class ResultView:
 
 @dataclass(frozen=True)
 class SharedResultView:
-    """The summary card inserted into a conversation by the search extension.
-
-    Anyone in the conversation may see it; its Universal Actions ``refresh`` shows each
-    listed viewer (``viewer_ids``, Teams user ids) their own state, and its buttons act for
-    whoever clicks them.
+    """The summary card one viewer of an inserted card (:class:`InsertedView`) gets by
+    refresh: only that viewer sees it; its Universal Actions ``refresh`` keeps it current
+    for ``viewer_ids`` (Teams user ids), and its buttons act for whoever clicks them.
     """
 
     result: ResultView
+    viewer_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InsertedView:
+    """The card the search extension inserts into a conversation: its base content names
+    nobody (guests and colleagues who may not ask see it too); its ``refresh`` and its
+    Show me button fetch each viewer's own :class:`SharedResultView`, or the no-access
+    card. Only ``lead``'s ids go on the card."""
+
+    lead: LeadView
     viewer_ids: tuple[str, ...] = ()
 
 

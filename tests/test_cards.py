@@ -92,8 +92,8 @@ def test_gallery_covers_every_card_family() -> None:
         "notice_declined.json", "notice_not_known.json", "choice.json", "no_match.json",
         "no_match_empty.json", "optout_confirm.json", "opted_out.json", "opted_in.json",
         "my_data.json", "error.json", "working.json", "note.json", "no_access.json",
-        "shared_result.json", "unfurl.json", "unfurl_anonymous.json", "heads_up.json",
-        "heads_up_nobody.json",
+        "shared_result.json", "inserted.json", "unfurl.json", "unfurl_anonymous.json",
+        "heads_up.json", "heads_up_nobody.json",
     }  # fmt: skip
     assert set(GALLERY) == expected
 
