@@ -8,7 +8,10 @@ colleague behind the Teams account, or None) and the card data, does its store w
 in a worker thread (``bot.users``, ``bot.lookup``, ``bot.introductions``,
 ``bot.privacy``), and returns the next card, which replaces the clicked one.
 Refusals become a short message; anything unexpected becomes the error card with a
-reference id that is also in the log.
+reference id that is also in the log. In a channel or group chat, where everyone reads
+what the bot posts, typed commands are answered in the asker's 1:1 chat with the bot and
+the shared conversation gets a note that names nobody (:func:`shared`); card clicks need
+nothing of the kind, as Teams shows the card an invoke returns to the clicker alone.
 """
 
 from __future__ import annotations

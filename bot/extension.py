@@ -164,8 +164,9 @@ def _record(session: Session, etn: str, record_id: str) -> CrmRecord | None:
     )
 
 
-def _anonymous() -> dict[str, Any]:
-    content = build_card(UnfurlView())
+def _unfurled(colleague: bool = False) -> dict[str, Any]:
+    """The card a link unfurls into: it names nobody (see :class:`UnfurlView`)."""
+    content = build_card(UnfurlView(colleague=colleague))
     preview = {"contentType": "application/vnd.microsoft.card.thumbnail",
                "content": {"title": texts.ANONYMOUS_UNFURL_TITLE}}  # fmt: skip
     return results([_attachment(content, preview)])
@@ -174,10 +175,12 @@ def _anonymous() -> dict[str, Any]:
 def unfurl(
     session: Session, value: Mapping[str, Any], user: User | None, crm_url: str
 ) -> dict[str, Any]:
-    """``composeExtension/queryLink``: who knows the linked lead or contact.
+    """``composeExtension/queryLink``: a card that names nobody for a lead or contact link.
 
-    Links to another host, to other record types or to records the store does not hold
-    unfurl into nothing; an asker who is not a colleague gets the card that names nobody.
+    Everyone in the conversation reads an unfurled card and Teams cannot refresh it for
+    each viewer (Adaptive Cards 1.3), so it says where to ask instead of who knows the
+    lead. Links to another host, to other record types or, for a colleague who may ask, to
+    records the store does not hold unfurl into nothing.
     """
     link = record_link(value.get("url"), host_of(crm_url))
     if link is None:
@@ -185,15 +188,11 @@ def unfurl(
     try:
         check_asker(user)
     except Refusal:
-        return _anonymous()
+        return _unfurled()
     record = _record(session, *link)
     if record is None or record.person_id is None:
         return results([])
-    try:
-        view = _shared(session, "person", record.person_id)
-    except Refusal:
-        return results([])
-    return results([_attachment(build_card(UnfurlView(view)), search_preview(view))])
+    return _unfurled(colleague=True)
 
 
 def anonymous_unfurl(value: Mapping[str, Any], crm_url: str) -> dict[str, Any]:
@@ -201,4 +200,4 @@ def anonymous_unfurl(value: Mapping[str, Any], crm_url: str) -> dict[str, Any]:
     card that names nobody, for links to the configured host only."""
     if record_link(value.get("url"), host_of(crm_url)) is None:
         return results([])
-    return _anonymous()
+    return _unfurled()

@@ -4,7 +4,7 @@ the new-lead heads-up.
 A card inserted from the search extension names nobody; its Universal Actions ``refresh``
 (and a Show me button, for viewers Teams does not refresh) gets each viewer their own
 summary card, or the no-access card. An unfurled link is Adaptive Card 1.3, the highest link
-unfurling accepts: text only, no Action.Execute and no refresh.
+unfurling accepts: no Action.Execute, no refresh, so it names nobody either.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cards.elements import (
     text,
     title,
 )
-from cards.result import coverage_text, lead_subtitle, result_card
+from cards.result import result_card
 from cards.rows import details_button, introduce_button, role_line
 from cards.views import (
     HeadsUpView,
@@ -36,8 +36,6 @@ from cards.views import (
 )
 
 THUMBNAIL = "application/vnd.microsoft.card.thumbnail"
-UNFURL_ROWS = 3
-"""Colleagues an unfurled link names (the card has no buttons to see more)."""
 
 
 def _refresh(lead: LeadView, viewer_ids: tuple[str, ...]) -> dict[str, Any]:
@@ -87,48 +85,16 @@ def search_preview(view: ResultView) -> dict[str, Any]:
     return {"contentType": THUMBNAIL, "content": content}
 
 
-def _unfurl_rows(view: ResultView) -> list[Element]:
-    rows: list[Element] = []
-    for colleague in view.colleagues[:UNFURL_ROWS]:
-        line = f"**{colleague.name}**\u2002{texts.tier_badge(colleague.tier)}"
-        rows.append(text(line, spacing="medium", separator=True))
-        if role := role_line(colleague):
-            rows.append(text(role, subtle=True, size="small", spacing="none"))
-        rows.append(
-            text(texts.evidence_line(colleague.evidence, view.today), size="small", spacing="none")
-        )
-    return rows
-
-
 def unfurl_card(view: UnfurlView) -> dict[str, Any]:
-    """Who knows the linked lead (1.3); for an anonymous paste, a card that names nobody."""
-    if view.result is None:
-        body: list[Element] = [
-            text(texts.ANONYMOUS_UNFURL_TITLE, size="large", bold=True),
-            text(texts.ANONYMOUS_UNFURL_TEXT, spacing="small"),
-        ]
-        return card(body, version=UNFURL_VERSION, fallback_text=texts.ANONYMOUS_UNFURL_TITLE)
-    result = view.result
-    lead = result.lead
-    heading = texts.result_title(lead.name)
-    body = [text(heading, size="large", bold=True)]
-    if sub := lead_subtitle(lead):
-        body.append(subtitle(sub))
-    if lead.topic:
-        body.append(text(texts.topic_line(lead.topic), size="small", spacing="none"))
-    if result.colleagues:
-        shown = min(len(result.colleagues), UNFURL_ROWS)
-        body.append(
-            text(
-                texts.result_count(shown, result.total), subtle=True, size="small", spacing="medium"
-            )
-        )
-        body.extend(_unfurl_rows(result))
-    else:
-        body.append(text(texts.nobody_knows(lead.name), spacing="medium"))
-    body.append(coverage_text(result.coverage))
-    body.append(text(texts.UNFURL_ASK.format(name=lead.name), size="small", spacing="small"))
-    return card(body, version=UNFURL_VERSION, fallback_text=heading)
+    """A pasted lead link (1.3): names nobody, says where to see who knows the lead."""
+    body: list[Element] = [
+        text(texts.ANONYMOUS_UNFURL_TITLE, size="large", bold=True),
+        text(
+            texts.UNFURL_TEXT if view.colleague else texts.ANONYMOUS_UNFURL_TEXT,
+            spacing="small",
+        ),
+    ]
+    return card(body, version=UNFURL_VERSION, fallback_text=texts.ANONYMOUS_UNFURL_TITLE)
 
 
 def heads_up_card(view: HeadsUpView) -> dict[str, Any]:

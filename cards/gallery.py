@@ -277,7 +277,7 @@ def sample_views(today: date) -> dict[str, View]:
         ),
         "shared_result.json": SharedResultView(result=result, viewer_ids=("29:alex-wilber",)),
         "inserted.json": InsertedView(lead=result.lead, viewer_ids=("29:alex-wilber",)),
-        "unfurl.json": UnfurlView(result=result),
+        "unfurl.json": UnfurlView(colleague=True),
         "unfurl_anonymous.json": UnfurlView(),
         "heads_up.json": HeadsUpView(lead=YVONNE, colleague=tricia, today=today),
         "heads_up_nobody.json": HeadsUpView(

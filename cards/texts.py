@@ -533,7 +533,11 @@ SEARCH_NOT_A_COLLEAGUE = (
     "Whoknows answers colleagues in your organisation's directory only. "
     "Your administrator can check that your account is synced."
 )
-UNFURL_ASK = "Open a chat with Whoknows and type who knows {name} to ask for an introduction."
+UNFURL_TEXT = (
+    "Everyone here can read this card, so it names nobody. To see who knows this lead, ask "
+    "Whoknows in your 1:1 chat, or insert a card with Who knows in the compose box: it shows "
+    "each colleague who may see connections their own answer."
+)
 INSERTED_TITLE = "Who knows this lead?"
 INSERTED_TEXT = (
     "Whoknows shows each colleague who may see connections their own answer here. "

@@ -168,10 +168,12 @@ class InsertedView:
 
 @dataclass(frozen=True)
 class UnfurlView:
-    """A pasted Dynamics 365 lead or contact link, unfurled; ``result`` None names nobody
-    (the link was pasted by someone for whom the app is not installed)."""
+    """A pasted Dynamics 365 lead or contact link, unfurled into a card that names nobody:
+    everyone in the conversation reads it, and an unfurled card (1.3) cannot refresh for
+    each viewer. ``colleague``: pasted by a colleague who may ask (else by someone for
+    whom the app is not installed, or who may not ask)."""
 
-    result: ResultView | None = None
+    colleague: bool = False
 
 
 @dataclass(frozen=True)
