@@ -263,7 +263,8 @@ class WhoKnowsBot(Bot):
             users.first_welcome, turn.conversation_id, turn.conversation_type, turn.tenant_id
         )
         if first:
-            await io.send(build_card(HelpView(welcome=True, user_name=turn.from_name or None)))
+            name = None if shared(turn) else turn.from_name or None  # greets nobody there
+            await io.send(build_card(HelpView(welcome=True, user_name=name)))
 
     # -- card clicks ---------------------------------------------------------------
 

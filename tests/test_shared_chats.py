@@ -262,3 +262,17 @@ async def test_an_inserted_card_refreshes_for_the_allowed_groups_only(
     card = await inserted_card(client, connector)
     assert "Tricia Potter" in card_text(await refreshed(client, connector, card, 1))
     who.assert_no_access(await refreshed(client, connector, card, 3))  # Ray: not in the group
+
+
+async def test_the_welcome_in_a_team_greets_nobody(client: Client, connector: Connector) -> None:
+    body = teams.installation(
+        "add",
+        service_url=connector.service_url,
+        sender=who.sender(1),
+        conversation_id=CHANNEL,
+        conversation_type="channel",
+    )
+    assert (await client.post("/api/messages", json=body)).status == 200
+    [welcome] = connector.records
+    assert welcome.conversation_id == CHANNEL
+    assert "Welcome to Whoknows" in shown(welcome) and names_nobody([welcome])
