@@ -8,7 +8,10 @@ colleague behind the Teams account, or None) and the card data, does its store w
 in a worker thread (``bot.users``, ``bot.lookup``, ``bot.introductions``,
 ``bot.privacy``), and returns the next card, which replaces the clicked one.
 Refusals become a short message; anything unexpected becomes the error card with a
-reference id that is also in the log.
+reference id that is also in the log. In a channel or group chat, where everyone reads
+what the bot posts, typed commands are answered in the asker's 1:1 chat with the bot and
+the shared conversation gets a note that names nobody (:func:`shared`); card clicks need
+nothing of the kind, as Teams shows the card an invoke returns to the clicker alone.
 """
 
 from __future__ import annotations
@@ -177,6 +180,9 @@ class WhoKnowsBot(Bot):
         if parsed.command == Command.WHO_KNOWS and not allowed(user, ASKER):
             await io.send(build_card(self.no_access()))
             return
+        if shared(turn):
+            await self._answer_in_private(parsed, turn, user, io)
+            return
         task = asyncio.ensure_future(self._answer(parsed, turn, user))
         done, _ = await asyncio.wait({task}, timeout=bot_settings.ACK_AFTER_SECONDS.get())
         if task in done:
@@ -187,6 +193,48 @@ class WhoKnowsBot(Bot):
         await io.update(
             ack, build_card(NoticeView(content) if isinstance(content, str) else content)
         )
+
+    async def _answer_in_private(
+        self, parsed: Parsed, turn: Turn, user: User | None, io: Reply
+    ) -> None:
+        """A channel or group chat: every member sees what the bot posts there, so the
+        answer goes to the asker's 1:1 chat with the bot and the chat gets a note that
+        names nobody. Help names nobody and stays in the chat."""
+        if parsed.command in (Command.HELP, Command.UNKNOWN):
+            await io.send(build_card(HelpView(welcome=False)))
+            return
+        content = _card_or_text(await self._answer(parsed, turn, user))
+        delivered = await self._send_to_asker(turn, user, io, content)
+        await io.send(texts.SENT_PRIVATELY if delivered else texts.ASK_PRIVATELY)
+
+    async def _send_to_asker(
+        self, turn: Turn, user: User | None, io: Reply, content: dict[str, Any] | str
+    ) -> bool:
+        """Send ``content`` to the asker's 1:1 chat with the bot, the way introductions reach
+        a colleague: the stored conversation, else a new one created for their Entra id
+        (remembered for next time). False when Teams could not take it."""
+        targets: list[ConversationReference | UserAddress] = []
+        if user is not None:
+            stored = await self.db(users.stored_conversation, user.person_id)
+            if stored is not None:
+                targets.append(ConversationReference.from_dict(stored))
+        if turn.from_aad_object_id and turn.tenant_id:
+            bot_id = turn.recipient_id if turn.recipient_id.startswith("28:") else None
+            targets.append(
+                UserAddress(turn.from_aad_object_id, turn.tenant_id, turn.service_url, bot_id)
+            )
+        for target in targets:
+            try:
+                delivery = await io.send_to_user(target, content)
+            except DeliveryError as exc:
+                log.info("answer not delivered to the asker's 1:1 chat: %s", exc)
+                continue
+            if user is not None and isinstance(target, UserAddress):
+                await self.db(
+                    users.remember_conversation, user.person_id, delivery.reference.to_dict()
+                )
+            return True
+        return False
 
     async def _answer(self, parsed: Parsed, turn: Turn, user: User | None) -> View | str:
         try:
@@ -215,7 +263,8 @@ class WhoKnowsBot(Bot):
             users.first_welcome, turn.conversation_id, turn.conversation_type, turn.tenant_id
         )
         if first:
-            await io.send(build_card(HelpView(welcome=True, user_name=turn.from_name or None)))
+            name = None if shared(turn) else turn.from_name or None  # greets nobody there
+            await io.send(build_card(HelpView(welcome=True, user_name=name)))
 
     # -- card clicks ---------------------------------------------------------------
 
@@ -458,6 +507,12 @@ async def _my_data_verb(
     bot: WhoKnowsBot, turn: Turn, io: Reply, user: User | None, data: dict[str, Any]
 ) -> View:
     return await bot._my_data(user)
+
+
+def shared(turn: Turn) -> bool:
+    """A conversation other people see (a channel, a group chat, or a type Teams may add):
+    nothing naming colleagues or showing personal data is posted there."""
+    return turn.conversation_type not in (None, "personal")
 
 
 def _inserted_card(turn: Turn) -> bool:

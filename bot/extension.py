@@ -23,10 +23,10 @@ from cards.build import build_card
 from cards.extension import search_preview
 from cards.views import (
     ChoiceView,
+    InsertedView,
     MatchChoice,
     NoMatchView,
     ResultView,
-    SharedResultView,
     UnfurlView,
 )
 from signals.models import CrmRecord
@@ -97,7 +97,8 @@ def search(
     session: Session, value: Mapping[str, Any], user: User | None, viewer_id: str
 ) -> dict[str, Any]:
     """``composeExtension/query``: matching leads, each with their strongest connection in
-    the preview and the summary card to insert."""
+    the preview (only the searcher sees the list) and, to insert, a card that names nobody:
+    every viewer's own answer comes by refresh (``verbs.SHARED``), after the access check."""
     try:
         check_asker(user)
     except Refusal as refusal:
@@ -125,7 +126,7 @@ def search(
     viewers = (viewer_id,) if viewer_id else ()
     return results(
         [
-            _attachment(build_card(SharedResultView(view, viewers)), search_preview(view))
+            _attachment(build_card(InsertedView(view.lead, viewers)), search_preview(view))
             for view in views
         ]
     )
@@ -163,8 +164,9 @@ def _record(session: Session, etn: str, record_id: str) -> CrmRecord | None:
     )
 
 
-def _anonymous() -> dict[str, Any]:
-    content = build_card(UnfurlView())
+def _unfurled(colleague: bool = False) -> dict[str, Any]:
+    """The card a link unfurls into: it names nobody (see :class:`UnfurlView`)."""
+    content = build_card(UnfurlView(colleague=colleague))
     preview = {"contentType": "application/vnd.microsoft.card.thumbnail",
                "content": {"title": texts.ANONYMOUS_UNFURL_TITLE}}  # fmt: skip
     return results([_attachment(content, preview)])
@@ -173,10 +175,12 @@ def _anonymous() -> dict[str, Any]:
 def unfurl(
     session: Session, value: Mapping[str, Any], user: User | None, crm_url: str
 ) -> dict[str, Any]:
-    """``composeExtension/queryLink``: who knows the linked lead or contact.
+    """``composeExtension/queryLink``: a card that names nobody for a lead or contact link.
 
-    Links to another host, to other record types or to records the store does not hold
-    unfurl into nothing; an asker who is not a colleague gets the card that names nobody.
+    Everyone in the conversation reads an unfurled card and Teams cannot refresh it for
+    each viewer (Adaptive Cards 1.3), so it says where to ask instead of who knows the
+    lead. Links to another host, to other record types or, for a colleague who may ask, to
+    records the store does not hold unfurl into nothing.
     """
     link = record_link(value.get("url"), host_of(crm_url))
     if link is None:
@@ -184,15 +188,11 @@ def unfurl(
     try:
         check_asker(user)
     except Refusal:
-        return _anonymous()
+        return _unfurled()
     record = _record(session, *link)
     if record is None or record.person_id is None:
         return results([])
-    try:
-        view = _shared(session, "person", record.person_id)
-    except Refusal:
-        return results([])
-    return results([_attachment(build_card(UnfurlView(view)), search_preview(view))])
+    return _unfurled(colleague=True)
 
 
 def anonymous_unfurl(value: Mapping[str, Any], crm_url: str) -> dict[str, Any]:
@@ -200,4 +200,4 @@ def anonymous_unfurl(value: Mapping[str, Any], crm_url: str) -> dict[str, Any]:
     card that names nobody, for links to the configured host only."""
     if record_link(value.get("url"), host_of(crm_url)) is None:
         return results([])
-    return _anonymous()
+    return _unfurled()

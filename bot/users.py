@@ -116,6 +116,15 @@ def remember_conversation(session: Session, person_id: int, reference: dict[str,
     session.execute(stmt.on_conflict_do_update(index_elements=["person_id"], set_=values))
 
 
+def stored_conversation(session: Session, person_id: int) -> dict[str, Any] | None:
+    """The user's 1:1 conversation with the bot, as :func:`remember_conversation` kept it."""
+    row = session.get(ConversationRef, person_id)
+    if row is None:
+        return None
+    reference = json.loads(row.reference)
+    return reference if isinstance(reference, dict) else None
+
+
 def first_welcome(
     session: Session, conversation_id: str, conversation_type: str | None, tenant_id: str | None
 ) -> bool:

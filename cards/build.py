@@ -7,7 +7,7 @@ from typing import Any
 from cards.choice import choice_card, no_match_card
 from cards.details import details_card
 from cards.error import error_card
-from cards.extension import heads_up_card, shared_result_card, unfurl_card
+from cards.extension import heads_up_card, inserted_card, shared_result_card, unfurl_card
 from cards.help import help_card
 from cards.introduction import compose_card, request_card
 from cards.listview import list_card
@@ -22,6 +22,7 @@ from cards.views import (
     ErrorView,
     HeadsUpView,
     HelpView,
+    InsertedView,
     IntroductionView,
     ListPageView,
     MyDataView,
@@ -51,6 +52,7 @@ View = (
     | NoticeView
     | NoAccessView
     | SharedResultView
+    | InsertedView
     | UnfurlView
     | HeadsUpView
 )
@@ -89,6 +91,8 @@ def build_card(view: View) -> dict[str, Any]:
             return no_access_card(view)
         case SharedResultView():
             return shared_result_card(view)
+        case InsertedView():
+            return inserted_card(view)
         case UnfurlView():
             return unfurl_card(view)
         case HeadsUpView():

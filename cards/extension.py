@@ -1,9 +1,10 @@
 """Cards for the surfaces outside the bot's chat: the search extension, link unfurling and
 the new-lead heads-up.
 
-A shared summary is the summary card plus a Universal Actions ``refresh`` (each listed
-viewer gets their own state). An unfurled link is Adaptive Card 1.3, the highest link
-unfurling accepts: text only, no Action.Execute and no refresh.
+A card inserted from the search extension names nobody; its Universal Actions ``refresh``
+(and a Show me button, for viewers Teams does not refresh) gets each viewer their own
+summary card, or the no-access card. An unfurled link is Adaptive Card 1.3, the highest link
+unfurling accepts: no Action.Execute, no refresh, so it names nobody either.
 """
 
 from __future__ import annotations
@@ -23,28 +24,49 @@ from cards.elements import (
     text,
     title,
 )
-from cards.result import coverage_text, lead_subtitle, result_card
+from cards.result import result_card
 from cards.rows import details_button, introduce_button, role_line
-from cards.views import HeadsUpView, ResultView, SharedResultView, UnfurlView
+from cards.views import (
+    HeadsUpView,
+    InsertedView,
+    LeadView,
+    ResultView,
+    SharedResultView,
+    UnfurlView,
+)
 
 THUMBNAIL = "application/vnd.microsoft.card.thumbnail"
-UNFURL_ROWS = 3
-"""Colleagues an unfurled link names (the card has no buttons to see more)."""
 
 
-def shared_result_card(view: SharedResultView) -> dict[str, Any]:
-    """The summary card with a refresh that re-ranks it for each listed viewer."""
-    result = result_card(view.result)
+def _refresh(lead: LeadView, viewer_ids: tuple[str, ...]) -> dict[str, Any]:
+    """Universal Actions refresh: Teams asks the bot for each listed viewer's own card."""
     refresh: dict[str, Any] = {
         "action": {
             "type": "Action.Execute",
             "verb": verbs.SHARED,
-            "data": data(verbs.SHARED, **subject_ids(view.result.lead)),
+            "data": data(verbs.SHARED, **subject_ids(lead)),
         }
     }
-    if view.viewer_ids:
-        refresh["userIds"] = list(view.viewer_ids[:60])  # Teams' limit
-    return {**result, "refresh": refresh}
+    if viewer_ids:
+        refresh["userIds"] = list(viewer_ids[:60])  # Teams' limit
+    return refresh
+
+
+def inserted_card(view: InsertedView) -> dict[str, Any]:
+    """What everyone in the conversation sees before or without a refresh: no names (not
+    even the lead's), no strengths; Show me asks for the viewer's own card."""
+    body: list[Element] = [
+        title(texts.INSERTED_TITLE),
+        text(texts.INSERTED_TEXT, spacing="small"),
+    ]
+    show = execute(texts.INSERTED_SHOW, verbs.SHARED, ids=subject_ids(view.lead))
+    base = card(body, [show], fallback_text=texts.INSERTED_TITLE)
+    return {**base, "refresh": _refresh(view.lead, view.viewer_ids)}
+
+
+def shared_result_card(view: SharedResultView) -> dict[str, Any]:
+    """One viewer's summary card, with a refresh that re-ranks it for them."""
+    return {**result_card(view.result), "refresh": _refresh(view.result.lead, view.viewer_ids)}
 
 
 def search_preview(view: ResultView) -> dict[str, Any]:
@@ -63,48 +85,16 @@ def search_preview(view: ResultView) -> dict[str, Any]:
     return {"contentType": THUMBNAIL, "content": content}
 
 
-def _unfurl_rows(view: ResultView) -> list[Element]:
-    rows: list[Element] = []
-    for colleague in view.colleagues[:UNFURL_ROWS]:
-        line = f"**{colleague.name}**\u2002{texts.tier_badge(colleague.tier)}"
-        rows.append(text(line, spacing="medium", separator=True))
-        if role := role_line(colleague):
-            rows.append(text(role, subtle=True, size="small", spacing="none"))
-        rows.append(
-            text(texts.evidence_line(colleague.evidence, view.today), size="small", spacing="none")
-        )
-    return rows
-
-
 def unfurl_card(view: UnfurlView) -> dict[str, Any]:
-    """Who knows the linked lead (1.3); for an anonymous paste, a card that names nobody."""
-    if view.result is None:
-        body: list[Element] = [
-            text(texts.ANONYMOUS_UNFURL_TITLE, size="large", bold=True),
-            text(texts.ANONYMOUS_UNFURL_TEXT, spacing="small"),
-        ]
-        return card(body, version=UNFURL_VERSION, fallback_text=texts.ANONYMOUS_UNFURL_TITLE)
-    result = view.result
-    lead = result.lead
-    heading = texts.result_title(lead.name)
-    body = [text(heading, size="large", bold=True)]
-    if sub := lead_subtitle(lead):
-        body.append(subtitle(sub))
-    if lead.topic:
-        body.append(text(texts.topic_line(lead.topic), size="small", spacing="none"))
-    if result.colleagues:
-        shown = min(len(result.colleagues), UNFURL_ROWS)
-        body.append(
-            text(
-                texts.result_count(shown, result.total), subtle=True, size="small", spacing="medium"
-            )
-        )
-        body.extend(_unfurl_rows(result))
-    else:
-        body.append(text(texts.nobody_knows(lead.name), spacing="medium"))
-    body.append(coverage_text(result.coverage))
-    body.append(text(texts.UNFURL_ASK.format(name=lead.name), size="small", spacing="small"))
-    return card(body, version=UNFURL_VERSION, fallback_text=heading)
+    """A pasted lead link (1.3): names nobody, says where to see who knows the lead."""
+    body: list[Element] = [
+        text(texts.ANONYMOUS_UNFURL_TITLE, size="large", bold=True),
+        text(
+            texts.UNFURL_TEXT if view.colleague else texts.ANONYMOUS_UNFURL_TEXT,
+            spacing="small",
+        ),
+    ]
+    return card(body, version=UNFURL_VERSION, fallback_text=texts.ANONYMOUS_UNFURL_TITLE)
 
 
 def heads_up_card(view: HeadsUpView) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from cards.views import (
     FreshnessView,
     HeadsUpView,
     HelpView,
+    InsertedView,
     IntroductionView,
     LeadView,
     MatchChoice,
@@ -275,7 +276,8 @@ def sample_views(today: date) -> dict[str, View]:
             first_record=today - timedelta(days=365), last_record=today - timedelta(days=1),
         ),
         "shared_result.json": SharedResultView(result=result, viewer_ids=("29:alex-wilber",)),
-        "unfurl.json": UnfurlView(result=result),
+        "inserted.json": InsertedView(lead=result.lead, viewer_ids=("29:alex-wilber",)),
+        "unfurl.json": UnfurlView(colleague=True),
         "unfurl_anonymous.json": UnfurlView(),
         "heads_up.json": HeadsUpView(lead=YVONNE, colleague=tricia, today=today),
         "heads_up_nobody.json": HeadsUpView(

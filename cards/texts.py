@@ -533,7 +533,17 @@ SEARCH_NOT_A_COLLEAGUE = (
     "Whoknows answers colleagues in your organisation's directory only. "
     "Your administrator can check that your account is synced."
 )
-UNFURL_ASK = "Open a chat with Whoknows and type who knows {name} to ask for an introduction."
+UNFURL_TEXT = (
+    "Everyone here can read this card, so it names nobody. To see who knows this lead, ask "
+    "Whoknows in your 1:1 chat, or insert a card with Who knows in the compose box: it shows "
+    "each colleague who may see connections their own answer."
+)
+INSERTED_TITLE = "Who knows this lead?"
+INSERTED_TEXT = (
+    "Whoknows shows each colleague who may see connections their own answer here. "
+    "If it doesn't appear, select Show me."
+)
+INSERTED_SHOW = "Show me"
 ANONYMOUS_UNFURL_TITLE = "Who knows this lead?"
 ANONYMOUS_UNFURL_TEXT = (
     "Whoknows shows which colleagues know this Dynamics 365 lead or contact, and how well. "
@@ -721,6 +731,8 @@ NOT_YOUR_REQUEST = "This request isn't yours to answer or change."
 BAD_ACTION = "Sorry, I didn't understand that button. Type help to see what I can do."
 UNSUPPORTED_INVOKE = "This kind of request isn't supported."
 NOTHING_STORED = "Whoknows holds no data about you: your account isn't in its directory."
+SENT_PRIVATELY = "I've sent you the answer in our 1:1 chat."
+ASK_PRIVATELY = "Ask me in a 1:1 chat so that only you see the answer."
 EMAIL_NOT_CONFIGURED = "Sending by e-mail isn't set up here. Use Open in Teams chat instead."
 
 

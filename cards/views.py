@@ -146,11 +146,9 @@ class ResultView:
 
 @dataclass(frozen=True)
 class SharedResultView:
-    """The summary card inserted into a conversation by the search extension.
-
-    Anyone in the conversation may see it; its Universal Actions ``refresh`` shows each
-    listed viewer (``viewer_ids``, Teams user ids) their own state, and its buttons act for
-    whoever clicks them.
+    """The summary card one viewer of an inserted card (:class:`InsertedView`) gets by
+    refresh: only that viewer sees it; its Universal Actions ``refresh`` keeps it current
+    for ``viewer_ids`` (Teams user ids), and its buttons act for whoever clicks them.
     """
 
     result: ResultView
@@ -158,11 +156,24 @@ class SharedResultView:
 
 
 @dataclass(frozen=True)
-class UnfurlView:
-    """A pasted Dynamics 365 lead or contact link, unfurled; ``result`` None names nobody
-    (the link was pasted by someone for whom the app is not installed)."""
+class InsertedView:
+    """The card the search extension inserts into a conversation: its base content names
+    nobody (guests and colleagues who may not ask see it too); its ``refresh`` and its
+    Show me button fetch each viewer's own :class:`SharedResultView`, or the no-access
+    card. Only ``lead``'s ids go on the card."""
 
-    result: ResultView | None = None
+    lead: LeadView
+    viewer_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnfurlView:
+    """A pasted Dynamics 365 lead or contact link, unfurled into a card that names nobody:
+    everyone in the conversation reads it, and an unfurled card (1.3) cannot refresh for
+    each viewer. ``colleague``: pasted by a colleague who may ask (else by someone for
+    whom the app is not installed, or who may not ask)."""
+
+    colleague: bool = False
 
 
 @dataclass(frozen=True)

@@ -380,7 +380,13 @@ async def test_commands_and_texts(client: Client, connector: Connector) -> None:
     )
     response = await client.post("/api/messages", json=group)
     assert response.status == 200
-    assert "Tricia Potter" in card_text(connector.records[-1].cards[0])
+    # A group chat gets a note; the answer goes to the asker's 1:1 chat
+    # (tests/test_shared_chats.py).
+    answer, note = connector.records[-2:]
+    assert answer.conversation_id == f"a:chat-{_user(1)['id']}"  # where Blaine asked before
+    assert note.conversation_id == group["conversation"]["id"]
+    assert note.text == texts.SENT_PRIVATELY
+    assert "Tricia Potter" in card_text(answer.cards[0])
 
 
 async def test_welcome_once(client: Client, connector: Connector) -> None:

@@ -92,8 +92,8 @@ def test_gallery_covers_every_card_family() -> None:
         "notice_declined.json", "notice_not_known.json", "choice.json", "no_match.json",
         "no_match_empty.json", "optout_confirm.json", "opted_out.json", "opted_in.json",
         "my_data.json", "error.json", "working.json", "note.json", "no_access.json",
-        "shared_result.json", "unfurl.json", "unfurl_anonymous.json", "heads_up.json",
-        "heads_up_nobody.json",
+        "shared_result.json", "inserted.json", "unfurl.json", "unfurl_anonymous.json",
+        "heads_up.json", "heads_up_nobody.json",
     }  # fmt: skip
     assert set(GALLERY) == expected
 
@@ -124,11 +124,12 @@ def test_unfurled_cards_keep_to_what_link_unfurling_accepts() -> None:
         card = GALLERY[name]
         assert not executes(card) and "refresh" not in card and "actions" not in card
         assert '"heading"' not in json.dumps(card)
-    anonymous = all_text(GALLERY["unfurl_anonymous.json"])
-    for person in ("Yvonne", "Tricia", "Alex", "Fourth Coffee"):
-        assert person not in anonymous
-    unfurled = all_text(GALLERY["unfurl.json"])
-    assert "Tricia Potter" in unfurled and "Yvonne McKay" in unfurled
+    # Everyone in the conversation reads them, and they cannot refresh: they name nobody.
+    for name in UNFURLED:
+        shown = json.dumps(GALLERY[name])
+        for person in ("Yvonne", "Tricia", "Alex", "Fourth Coffee", "Strong"):
+            assert person not in shown, name
+    assert texts.UNFURL_TEXT in all_text(GALLERY["unfurl.json"])
     upgraded = {**GALLERY["result.json"], "version": "1.3"}
     assert list(jsonschema.Draft6Validator(SCHEMAS["1.3"]).iter_errors(upgraded))
 
@@ -140,6 +141,19 @@ def test_shared_summary_refreshes_for_its_viewers() -> None:
     assert refresh["action"]["type"] == "Action.Execute"
     assert refresh["action"]["data"] == {"verb": verbs.SHARED, "lead": 501}
     assert {k: v for k, v in card.items() if k != "refresh"} == GALLERY["result.json"]
+
+
+def test_an_inserted_card_names_nobody_until_refreshed() -> None:
+    """The search extension's card as everyone in the conversation sees it: no colleague,
+    no lead, no strength; the refresh and Show me ask for the viewer's own card."""
+    card = GALLERY["inserted.json"]
+    shown = json.dumps(card)
+    for word in ("Yvonne", "Tricia", "Fourth Coffee", "Strong", "Moderate", "Weak"):
+        assert word not in shown
+    assert card["refresh"] == GALLERY["shared_result.json"]["refresh"]
+    assert [(a["verb"], a["data"]) for a in card["actions"]] == [
+        (verbs.SHARED, {"verb": verbs.SHARED, "lead": 501})
+    ]
 
 
 def test_heads_up_names_the_lead_and_who_knows_them() -> None:

@@ -308,8 +308,9 @@ def test_the_playground_recorded_the_conversation(run: Run) -> None:
     assert "Ray Tanaka" not in card  # Weak, below everyone she answered: off the top five
 
     clicks = invokes(run)
+    # shared: Show me on the inserted card, which the Playground does not refresh itself
     assert [verb_of(r) for r in clicks] == [
-        "list", "introduce", "send", "details", "opt_out_confirm"
+        "list", "introduce", "send", "shared", "details", "opt_out_confirm"
     ]  # fmt: skip
     for record in clicks:
         assert record["request"]["body"]["value"]["action"]["type"] == "Action.Execute"
@@ -318,7 +319,8 @@ def test_the_playground_recorded_the_conversation(run: Run) -> None:
         assert body["statusCode"] == 200
         assert body["type"] == "application/vnd.microsoft.card.adaptive"
     send = clicks[2]["request"]["body"]["value"]["action"]["data"]
-    assert "Contact with Yvonne McKay" in json.dumps(clicks[3]["response"]["body"]["value"])
+    assert "Tricia Potter" in json.dumps(clicks[3]["response"]["body"]["value"])
+    assert "Contact with Yvonne McKay" in json.dumps(clicks[4]["response"]["body"]["value"])
     assert send["note"] == NOTE
     assert "Request sent" in json.dumps(clicks[2]["response"]["body"]["value"])
 
@@ -423,6 +425,12 @@ def test_the_search_extension_finds_and_inserts_the_answer(run: Run) -> None:
     extension = query["response"]["body"]["composeExtension"]
     (hit,) = extension["attachments"]
     assert hit["content"]["refresh"]["action"]["verb"] == "shared"
+    # What everyone in the chat sees names nobody; the viewer's own card replaces it.
+    base = [json.dumps(hit["content"])]
+    shown = run.result["steps"]["search_inserted_base"]["text"]
+    if "Show me" in shown:  # the Playground did not refresh the card by itself
+        base.append(shown)
+    assert not [n for n in ("Yvonne", "Tricia", "Priya", "Strong") if n in " ".join(base)]
     inserted = lines(run.result["steps"]["search_inserted"]["cards"][-1])
     assert inserted[0] == "Who knows Yvonne McKay"
     assert inserted.index("Tricia Potter") < inserted.index("Priya Raman")
@@ -431,17 +439,18 @@ def test_the_search_extension_finds_and_inserts_the_answer(run: Run) -> None:
     assert details["cardCount"] == len(run.result["steps"]["search_inserted"]["cards"])
 
 
-def test_a_lead_link_unfurls_into_who_knows(run: Run) -> None:
+def test_a_lead_link_unfurls_into_a_card_that_names_nobody(run: Run) -> None:
+    """Everyone in the chat reads an unfurled card, and it cannot refresh per viewer."""
     (unfurl,) = invokes(run, "composeExtension/queryLink")
     assert unfurl["request"]["body"]["value"]["url"].startswith(CRM + "/main.aspx")
     assert unfurl["response"]["statusCode"] == 200
     (hit,) = unfurl["response"]["body"]["composeExtension"]["attachments"]
     assert hit["content"]["version"] == "1.3"
-    shown = lines(run.result["steps"]["unfurl"]["cards"][-1])
-    assert shown[0] == "Who knows Yvonne McKay"
-    assert any(line.startswith("Tricia Potter") and line.endswith("Strong") for line in shown)
+    shown = run.result["steps"]["unfurl"]["cards"][-1]
+    assert lines(shown)[0] == "Who knows this lead?"
+    assert not [n for n in ("Yvonne", "Tricia", "Strong") if n in shown + json.dumps(hit)]
     sent = run.result["steps"]["unfurl_sent"]
-    assert any("Who knows Yvonne McKay" in c for c in sent["cards"][-2:])
+    assert any("Who knows this lead?" in c for c in sent["cards"][-2:])
 
 
 def test_inserted_cards_get_no_reply(run: Run) -> None:

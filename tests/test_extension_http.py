@@ -102,6 +102,26 @@ def dump(value: Any) -> str:
 # -- search ------------------------------------------------------------------------------
 
 
+# People and strengths an inserted card's base content must never show: anyone in the
+# conversation (guests too) sees it before or without a refresh.
+NAMES = ("Blaine", "Tricia", "Ray", "Dana", "Yvonne", "McKay", "Fourth Coffee")
+STRENGTHS = ("Strong", "Moderate", "Weak", " well")
+
+
+def assert_names_nobody(card: dict[str, Any]) -> None:
+    text = dump(card)
+    assert not [word for word in NAMES + STRENGTHS if word in text], text
+
+
+async def refresh(
+    client: Client, connector: Connector, card: dict[str, Any], n: int = 1
+) -> dict[str, Any]:
+    """The card's Universal Actions refresh, as a viewer's Teams client sends it in the
+    group chat the card was inserted into; returns the invoke answer."""
+    value = {"action": card["refresh"]["action"], "trigger": "automatic"}
+    return await invoke(client, connector, "adaptiveCard/action", value, n=n)
+
+
 async def test_search_lists_the_lead_with_the_strongest_connection(
     client: Client, connector: Connector
 ) -> None:
@@ -110,19 +130,45 @@ async def test_search_lists_the_lead_with_the_strongest_connection(
     )
     assert (answer["type"], answer["attachmentLayout"]) == ("result", "list")
     (hit,) = answer["attachments"]
+    # The list entry is seen by the searcher alone: it names the strongest connection.
     assert hit["preview"]["contentType"] == "application/vnd.microsoft.card.thumbnail"
     assert hit["preview"]["content"]["title"] == "Yvonne McKay"
     assert hit["preview"]["content"]["text"].startswith("Tricia Potter knows Yvonne well")
+    # The card inserted into the conversation names nobody and shows no strength ...
     card = hit["content"]
     assert hit["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert card["version"] == "1.5"
-    text = dump(card)
-    assert text.index("Tricia Potter") < text.index("Ray Tanaka")
-    # Each viewer sees their own state: the card refreshes for the user who inserted it.
+    assert_names_nobody(card)
+    assert len(dump(card).encode()) < 28 * 1024  # Teams' limit for extension results
+    # ... and refreshes for the user who inserted it; Show me asks for anyone else.
     assert card["refresh"]["userIds"] == [scenarios._user(1)["id"]]
     assert card["refresh"]["action"]["verb"] == verbs.SHARED
-    assert len(dump(card).encode()) < 28 * 1024  # Teams' limit for extension results
-    assert {a["verb"] for a in scenarios.actions(card)} >= {verbs.DETAILS, verbs.INTRODUCE}
+    assert [a["verb"] for a in scenarios.actions(card)] == [verbs.SHARED, verbs.SHARED]
+    # The refresh brings the inserter's own answer.
+    mine = await refresh(client, connector, card, n=1)
+    assert mine["type"] == "application/vnd.microsoft.card.adaptive"
+    text = dump(mine["value"])
+    assert text.index("Tricia Potter") < text.index("Ray Tanaka")
+    assert {a["verb"] for a in scenarios.actions(mine["value"])} >= {
+        verbs.DETAILS,
+        verbs.INTRODUCE,
+    }
+
+
+async def test_a_viewer_who_may_not_ask_gets_no_names_by_refresh(
+    client: Client, connector: Connector
+) -> None:
+    """Someone the directory does not know sees the base card; refreshing it (or Show me)
+    gets the no-access card."""
+    answer = result_of(
+        await invoke(client, connector, "composeExtension/query", query("Fourth Coffee"))
+    )
+    for hit in answer["attachments"]:
+        assert_names_nobody(hit["content"])
+        refused = await refresh(client, connector, hit["content"], n=9)
+        assert refused["type"] == "application/vnd.microsoft.card.adaptive"
+        assert texts.NO_ACCESS_TITLE in dump(refused)
+        assert_names_nobody(refused)
 
 
 async def test_search_by_company_and_by_email(client: Client, connector: Connector) -> None:
@@ -219,26 +265,25 @@ async def unfurl(client: Client, connector: Connector, url: Any, n: int = 1) -> 
     )
 
 
-async def test_lead_link_unfurls_into_who_knows(
+async def test_a_lead_link_unfurls_into_a_card_that_names_nobody(
     client: Client, connector: Connector, crm: str
 ) -> None:
-    for url in (record_url("lead", LEAD_GUID), record_url("lead", LEAD_GUID, braces=True)):
+    """Everyone in the conversation reads an unfurled card, and Teams cannot refresh it
+    for each viewer (1.3): it names nobody, not even the lead, and says where to ask."""
+    links = (
+        record_url("lead", LEAD_GUID),
+        record_url("lead", LEAD_GUID, braces=True),
+        record_url("contact", CONTACT_GUID),
+    )
+    for url in links:
         answer = await unfurl(client, connector, url)
         (hit,) = answer["attachments"]
         card = hit["content"]
         assert card["version"] == "1.3"  # the highest link unfurling accepts
         assert "refresh" not in card and not scenarios.actions(card)
-        text = dump(card)
-        assert "Who knows Yvonne McKay" in text
-        assert text.index("Tricia Potter") < text.index("Ray Tanaka")
-        assert hit["preview"]["content"]["title"] == "Yvonne McKay"
-
-
-async def test_contact_link_unfurls_too(client: Client, connector: Connector, crm: str) -> None:
-    answer = await unfurl(client, connector, record_url("contact", CONTACT_GUID))
-    (hit,) = answer["attachments"]
-    assert "Who knows Pat Lee" in dump(hit["content"])
-    assert "Tricia Potter" in dump(hit["content"])
+        assert texts.UNFURL_TEXT in dump(card)
+        assert_names_nobody(hit)
+        assert "Pat Lee" not in dump(hit) and "Fabrikam" not in dump(hit)
 
 
 @pytest.mark.parametrize(
@@ -348,12 +393,10 @@ async def test_shared_cards_carry_nobodys_own_state(
         await invoke(client, connector, "composeExtension/query", query("Yvonne McKay"), n=2)
     )
     card = answer["attachments"][0]["content"]
-    assert "Tricia Potter" in dump(card["body"])
+    assert_names_nobody(card)
     assert texts.REQUESTED not in dump(card) and "yourself" not in dump(card)
-    unfurled = (await unfurl(client, connector, record_url("lead", LEAD_GUID), n=2))["attachments"][
-        0
-    ]["content"]
-    assert "Tricia Potter" in dump(unfurled) and "yourself" not in dump(unfurled)
+    unfurled = await unfurl(client, connector, record_url("lead", LEAD_GUID), n=2)
+    assert_names_nobody(unfurled)
     # Her own view arrives by refresh: the request she made shows there.
     mine = await scenarios.click(client, connector, verbs.SHARED, {"lead": lead}, n=2)
     assert texts.REQUESTED in dump(mine["value"])

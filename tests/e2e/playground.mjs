@@ -162,6 +162,15 @@ try {
   await cards(page).nth(beforeInsert).waitFor();
   const inserted = cards(page).nth(beforeInsert);
   await inserted.scrollIntoViewIfNeeded();
+  // What everyone in the chat sees names nobody; a client that does not refresh the card
+  // for this viewer offers Show me, which asks the bot for the viewer's own card.
+  step = 'Show me on the inserted card';
+  const showMe = inserted.locator('button[title="Show me"]');
+  const insertedDetails0 = inserted.locator('button[title="Details"]');
+  await showMe.or(insertedDetails0).first().waitFor();
+  result.steps.search_inserted_base = { text: await inserted.innerText() };
+  if (await showMe.isVisible()) await showMe.click();
+  await insertedDetails0.first().waitFor();
   await record(page, 'search_inserted', 'search-inserted.png', inserted);
   step = 'Details on the inserted card';
   await inserted.locator('button[title="Details"]').first().click();
@@ -178,7 +187,7 @@ try {
   await extensionMenu('Link Unfurling');
   await page.getByRole('dialog').locator('input').first().fill(opts['lead-url']);
   const unfurled = page.getByRole('dialog').locator('.ac-adaptiveCard');
-  await unfurled.filter({ hasText: 'Who knows Yvonne McKay' }).waitFor();
+  await unfurled.filter({ hasText: 'Who knows this lead?' }).waitFor();
   await page.screenshot({ path: join(opts.shots, 'unfurl.png') });
   result.steps.unfurl = { cards: await unfurled.evaluateAll((els) => els.map((e) => e.innerText)) };
   step = 'send the unfurled card';
