@@ -33,8 +33,20 @@ CRM = "https://contoso.crm.dynamics.com"
 
 
 def _asker(session: Session) -> User:
-    person = session.scalars(select(Person).where(Person.internal).limit(1)).one()
-    return User(person.id, person.display_name, None, None, person.entra_id, False)
+    """A colleague who may ask: the bench times answers, not the refusal."""
+    person = session.scalars(
+        select(Person).where(Person.internal, Person.enabled, Person.opted_out.is_(False)).limit(1)
+    ).one()
+    return User(
+        person.id,
+        person.display_name,
+        None,
+        None,
+        person.entra_id,
+        False,
+        colleague=True,
+        may_ask=True,
+    )
 
 
 def _queries(session: Session) -> dict[str, str]:
@@ -70,9 +82,11 @@ def measure(engine: Engine, runs: int) -> None:
     for label, text in queries.items():
         value = {"commandId": "whoKnows", "parameters": [{"name": "query", "value": text}]}
 
-        def search(value: dict[str, Any] = value) -> None:
+        def search(value: dict[str, Any] = value, label: str = label) -> None:
             with Session(engine) as session:
-                extension.search(session, value, asker, "29:bench")
+                found = extension.search(session, value, asker, "29:bench")
+            listed = found["composeExtension"].get("attachments", [])
+            assert label == "no match" or listed, f"{label}: no leads found"
 
         times = _time(search, runs)
         print(
