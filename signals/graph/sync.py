@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from signals import privacy, retention, settings, stale
@@ -969,19 +969,14 @@ class SyncRunner:
                 counts, tally = self._write_rows(conn, [rows for rows, _ in pages], mark_rebuild)
                 if mark_rebuild:
                     _meta_set(conn, REBUILD_KEY, "1")
-                for step in steps:
-                    conn.execute(
-                        update(SyncState)
-                        .where(SyncState.id == step.place.row_id)
-                        .values(items_total=SyncState.items_total + step.items, **step.links)
-                    )
-                    leases.renew(
-                        conn,
-                        step.lease_row,
-                        owner=self.owner,
-                        now=self.clock(),
-                        lease_seconds=self.config.lease_seconds,
-                    )
+                _save_links(conn, steps)
+                leases.renew(
+                    conn,
+                    *sorted({step.lease_row for step in steps}),
+                    owner=self.owner,
+                    now=self.clock(),
+                    lease_seconds=self.config.lease_seconds,
+                )
         except BaseException:
             if self._writer is not None:
                 self._writer.forget()  # its caches learnt what rolled back
@@ -1018,6 +1013,7 @@ class SyncRunner:
         map_items(
             conn,
             {i: k for page in pages for i, k in page.item_keys.items() if k not in refused},
+            stats.stored,
         )
         removed = remove_items(conn, [key for page in pages for key in page.removed])
         stored = set(stats.stored)
@@ -1049,6 +1045,26 @@ def _meta_get(conn: Connection, key: str) -> str | None:
 def _meta_set(conn: Connection, key: str, value: str) -> None:
     stmt = dialect_insert(conn, StoreMeta).values(key=key, value=value)
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+
+def _save_links(conn: Connection, steps: list[PageWrite]) -> None:
+    """Each page's link (and its item count) on its state row: one statement per kind
+    of link, for all the pages."""
+    kinds: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for step in steps:
+        names = tuple(sorted(step.links))
+        row = {f"new_{k}": v for k, v in step.links.items()}
+        kinds.setdefault(names, []).append({"row_id": step.place.row_id, "n": step.items, **row})
+    for names, params in kinds.items():
+        stmt = (
+            update(SyncState)
+            .where(SyncState.id == bindparam("row_id"))
+            .values(
+                items_total=SyncState.items_total + bindparam("n"),
+                **{k: bindparam(f"new_{k}") for k in names},
+            )
+        )
+        conn.execute(stmt, params)
 
 
 def _links_after(collection: Collection, page: Page) -> dict[str, Any]:
