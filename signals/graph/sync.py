@@ -3,8 +3,10 @@
 Every source is read the same way, in plain steps (:meth:`SyncRunner._follow`): fetch a
 page, map it to rows, write the rows and the link that follows the page (nextLink, or the
 deltaLink after the last one) in one transaction, together with the renewal of the
-worker's lease. A crash resumes from the last committed page; items seen twice are
-recognised by their ``source_key``.
+worker's lease. Mail pages that wait for the database at the same time (other folders,
+other mailboxes) share the transaction and one bulk write, each with its own link
+(:meth:`SyncRunner._commit`). A crash resumes from the last committed page; items seen
+twice are recognised by their ``source_key``.
 
 Removed items (``@removed`` in a mail delta) delete the interaction they became, unless
 another mailbox still holds the same message. The per-pair aggregates are additive and
