@@ -2,14 +2,16 @@
 
 Generates a tenant of ``--mailboxes`` colleagues with ``--messages`` messages each (half
 sent to outside contacts, half received from them, in threads), serves it with the test
-suite's Graph stand-in (tests/graph_server.py: TLS, delta links, ``odata.maxpagesize``),
-and syncs it into a fresh PostgreSQL database with one worker process, then into another
-with two worker processes sharing the tenant through leases. Each worker is its own
+suite's Graph stand-in (tests/graph_server.py: TLS, delta links, pages as large as
+``odata.maxpagesize`` asks within Graph's limits), and syncs it into a fresh PostgreSQL
+database with one worker process, then into another with two worker processes sharing
+the tenant through leases. Each worker is its own
 process, so its peak memory (max RSS) is its own. Beside it, the import path's rate:
 the same messages mapped to records and written with ``signals.ingest.Writer``.
 
 Prints messages per second (all messages read, over the wall time of the run, the
-first back-fill's closing rebuild included) and each worker's peak RSS.
+first back-fill's closing rebuild included) and each worker's peak RSS; then what a
+second one-worker run costs when nothing is new (visiting each mailbox, per mailbox).
 
 Usage: python bench/sync.py [--mailboxes 200] [--messages 5000] [--page-size 100] [--json]
 """
