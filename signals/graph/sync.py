@@ -632,9 +632,15 @@ class SyncRunner:
 
     # -- mailboxes ---------------------------------------------------------------------
 
-    async def _load_privacy(self, *, new_writer: bool = False) -> None:
-        """Opt-outs, exclusions and the directory as stored now; the Writer when asked."""
-        self._privacy = await self._db(_load_privacy, self.engine, self.config)
+    async def _load_privacy(self, *, new_writer: bool = False, mailbox: str = "") -> None:
+        """Opt-outs, exclusions and the directory as stored now; the Writer when asked.
+        For a ``mailbox``, the directory's parties read at the run's start are kept, with
+        the mailbox owner's read again."""
+        if mailbox:
+            load = functools.partial(_load_privacy, also=[mailbox])
+            self._privacy = await self._db(load, self.engine, self.config, self._privacy.people)
+        else:
+            self._privacy = await self._db(_load_privacy, self.engine, self.config)
         if new_writer or self._writer is None:
             self._writer = Writer(
                 self.engine,
@@ -686,7 +692,7 @@ class SyncRunner:
 
     async def _mailbox(self, lease_row: int, user_id: str) -> None:
         """Both mail folders and the calendar of one mailbox, concurrently."""
-        await self._load_privacy()
+        await self._load_privacy(mailbox=user_id)
         party = self._privacy.people.get(user_id)
         email = party.email if party else user_id
         outcome = leases.Outcome(done=False)
@@ -1089,8 +1095,18 @@ async def _settle(running: set[asyncio.Task[None]]) -> None:
             raise outcome
 
 
-def _load_privacy(engine: Engine, config: SyncConfig) -> Privacy:
-    """Who may not be read or stored, the tenant's domains and the directory's parties."""
+def _load_privacy(
+    engine: Engine,
+    config: SyncConfig,
+    people: dict[str, Party] | None = None,
+    *,
+    also: Iterable[str] = (),
+) -> Privacy:
+    """Who may not be read or stored, the tenant's domains and the directory's parties.
+
+    ``people``: the parties as read before, kept (reading them is a query over the whole
+    directory: 0.3-0.7 s at 50,000 colleagues), with those of the Entra ids in ``also``
+    read again; who may not be stored is read every time."""
     mailboxes = config.mailbox_filter()
     with engine.connect() as conn:
         stored = _meta_get(conn, DOMAINS_KEY)
@@ -1122,15 +1138,20 @@ def _load_privacy(engine: Engine, config: SyncConfig) -> Privacy:
                 )
             ).scalars()
         )
-        people = {
-            str(eid): Party(str(email), str(name))
-            for eid, email, name in conn.execute(
-                select(Person.entra_id, func.min(Address.email), Person.display_name)
-                .join(Address, Address.person_id == Person.id)
-                .where(Person.entra_id.is_not(None))
-                .group_by(Person.entra_id, Person.display_name)
-            )
-        }
+        parties = (
+            select(Person.entra_id, func.min(Address.email), Person.display_name)
+            .join(Address, Address.person_id == Person.id)
+            .where(Person.entra_id.is_not(None))
+            .group_by(Person.entra_id, Person.display_name)
+        )
+        if people is None:
+            people = {}
+        else:  # a copy: the run's tasks may be reading the one they have
+            people = dict(people)
+            parties = parties.where(Person.entra_id.in_(sorted(set(also))))
+        people.update(
+            (str(eid), Party(str(email), str(name))) for eid, email, name in conn.execute(parties)
+        )
     domains = tuple(stored.split(",")) if stored else config.internal_domains
     return Privacy(
         blocked_emails={str(e) for e in blocked},
