@@ -94,6 +94,10 @@ class IngestStats:
     late: list[str] = field(default_factory=list)
     # Source keys of records the privacy gate refused whole (signals.privacy).
     refused: list[str] = field(default_factory=list)
+    # The interactions this batch stored, source key -> id (one batch's; :meth:`add`
+    # leaves them out): the sync maps Graph items to them and tells which of the pages
+    # written together stored what.
+    stored: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: IngestStats) -> None:
         self.messages += other.messages
@@ -816,6 +820,7 @@ class Writer:
         fresh = [rec for rec in fresh if rec.source_key in ids]
         stats.duplicates += len(unique) - len(fresh)
         stats.new_interactions = len(fresh)
+        stats.stored = {rec.source_key: ids[rec.source_key] for rec in fresh}
         started = self._tick("interactions (rows, insert)", started)
 
         known = self.known

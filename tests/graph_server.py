@@ -43,6 +43,17 @@ CLIENT_SECRET = "test-secret-not-real"
 BOT_FRAMEWORK_TENANT = "botframework.com"
 TOKEN_KEY = "graph-server-token-key-not-secret-at-all"
 FORBIDDEN_FIELDS = {"body", "bodyPreview", "uniqueBody", "attachments", "extensions"}
+# The most items a page holds whatever ``odata.maxpagesize`` asks, by path: Outlook
+# collections take 1 to 1,000 (the list-messages reference: "$top ... within the range
+# of 1 and 1000"), directory objects 200 and directory links 500 (Microsoft's answer on
+# Q&A, 2025), Dataverse 5,000 rows. The first fragment found in the path decides.
+PAGE_LIMITS = (
+    ("/messages", 1000),
+    ("/calendarView", 1000),
+    ("/transitiveMembers", 500),
+    ("users", 200),
+    ("/api/data/", 5000),
+)
 
 
 @dataclass
@@ -338,11 +349,17 @@ class GraphServer:
         return self.issued.get(token) == f"{resource}/.default"
 
     def _page_size(self, request: web.Request) -> int:
+        """``self.page_size``, or less when the request prefers less, and never more
+        than Graph serves on that path (:data:`PAGE_LIMITS`)."""
+        size = self.page_size
         prefer = request.headers.get("Prefer", "")
         for part in prefer.split(","):
             if part.strip().startswith("odata.maxpagesize="):
-                return min(self.page_size, int(part.strip().split("=", 1)[1]))
-        return self.page_size
+                size = min(size, int(part.strip().split("=", 1)[1]))
+        for fragment, limit in PAGE_LIMITS:
+            if fragment in request.path:
+                return min(size, limit)
+        return size
 
     def _snapshot(self, items: list[dict[str, Any]], size: int, make_link: Any) -> dict[str, Any]:
         """First page of ``items``; the rest are kept server-side behind a skiptoken."""

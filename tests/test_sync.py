@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, event, func, select, update
 
 from cli.main import main
 from signals import db, stale
@@ -19,11 +19,21 @@ from signals.crm import CrmEntry, upsert_crm_entries
 from signals.directory import upsert_people
 from signals.graph import dataverse, leases, mapping
 from signals.graph.auth import Credentials
-from signals.graph.sync import MAILBOX, RunSummary, SyncConfig, SyncRunner, make_clients
+from signals.graph.errors import LeaseLost
+from signals.graph.rows import MessageRows
+from signals.graph.sync import (
+    MAILBOX,
+    PageWrite,
+    RunSummary,
+    SyncConfig,
+    SyncRunner,
+    make_clients,
+)
 from signals.ingest import Writer
 from signals.models import (
     Address,
     CrmRecord,
+    GraphItem,
     Interaction,
     PairStrength,
     Participant,
@@ -599,3 +609,125 @@ def test_cli_sync_without_credentials_says_what_to_set(sqlite_url: str) -> None:
     )
     assert result.exit_code == 1
     assert "WHOKNOWS_GRAPH_CLIENT_ID" in result.output
+
+
+async def test_pages_that_wait_together_share_a_transaction_each_with_its_link(
+    store: Engine, server: GraphServer, ca: str
+) -> None:
+    """Mail pages that queue while the database is busy (other folders, other mailboxes)
+    are written in one transaction, each with its own link and lease; a message two
+    pages carry counts for the first. A page that may not be written (its mailbox was
+    taken over meanwhile) fails alone: the others still commit."""
+    runner = runner_for(store, server, ca, clock=Ticker())
+    lee = ("Lee Gu", "lee.gu@northwind.example")
+    people = {c.uid: (c.name, c.email) for c in COLLEAGUES}
+    maker = MailMaker(server.tenant)
+    with store.begin() as conn:
+        leases.ensure_rows(conn, MAILBOX, ["u-tricia", "u-bob"])
+        conn.execute(
+            update(SyncState)
+            .where(SyncState.source == MAILBOX)
+            .values(lease_owner="worker-1", lease_expires_at=NOW + timedelta(days=1))
+        )
+        lease_of = dict(
+            conn.execute(
+                select(SyncState.scope, SyncState.id).where(SyncState.source == MAILBOX)
+            ).all()
+        )
+
+    def mail(
+        sender: tuple[str, str], to: list[tuple[str, str]], n: int
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """The copies of one message, by (mailbox, folder)."""
+        _, copies = maker.message(sender, to, NOW - timedelta(days=n), thread=f"g{n}")
+        return {(uid, folder): item for uid, folder, item in copies}
+
+    def page(uid: str, folder: str, items: list[dict[str, Any]], link: str) -> Any:
+        rows = MessageRows([])
+        for item in items:
+            rec = mapping.message_record(item, mailbox=people[uid][1])
+            assert rec is not None
+            rows.records.append(rec)
+            rows.item_keys[f"{uid}/{item['id']}"] = rec.source_key
+        place = runner._place(f"mail:{folder}", uid)
+        return rows, PageWrite(place, lease_of[uid], {"next_link": link}, len(items), False)
+
+    async def together(pages: list[Any]) -> list[int | BaseException]:
+        """Commit the pages while the worker's database work is busy, then let it go."""
+        async with runner._write_lock:
+            tasks = [asyncio.create_task(runner._commit(rows, step)) for rows, step in pages]
+            await asyncio.sleep(0)  # one turn of the loop: every page is queued
+            assert len(runner._queue) == len(pages)
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    def stored() -> tuple[set[str], dict[tuple[str, str], str | None], int]:
+        with store.connect() as conn:
+            keys = set(conn.execute(select(Interaction.source_key)).scalars())
+            links = {
+                (s, scope): link
+                for s, scope, link in conn.execute(
+                    select(SyncState.source, SyncState.scope, SyncState.next_link)
+                )
+            }
+            items = conn.scalar(select(func.count()).select_from(GraphItem)) or 0
+        return keys, links, items
+
+    try:
+        await runner._load_privacy(new_writer=True)
+        tricia, bob = people["u-tricia"], people["u-bob"]
+        first, shared, second = (
+            mail(lee, [tricia], 1),
+            mail(lee, [tricia, bob], 2),
+            mail(lee, [bob], 3),
+        )
+        sent = mail(tricia, [lee], 4)
+        commits: list[object] = []
+
+        def count(_conn: object) -> None:
+            commits.append(_conn)
+
+        pages = [
+            page(
+                "u-tricia",
+                "inbox",
+                [first[("u-tricia", "inbox")], shared[("u-tricia", "inbox")]],
+                "t1",
+            ),
+            page("u-bob", "inbox", [shared[("u-bob", "inbox")], second[("u-bob", "inbox")]], "b1"),
+            page("u-tricia", "sentitems", [sent[("u-tricia", "sentitems")]], "s1"),
+        ]
+        event.listen(store, "commit", count)
+        try:
+            counts = await together(pages)
+        finally:
+            event.remove(store, "commit", count)
+        assert counts == [2, 1, 1]
+        assert len(commits) == 1  # one transaction for the three pages
+        keys, links, items = stored()
+        assert len(keys) == 4 and items == 5
+        assert links[("mail:inbox", "u-tricia")] == "t1"
+        assert links[("mail:inbox", "u-bob")] == "b1"
+        assert links[("mail:sentitems", "u-tricia")] == "s1"
+
+        later, lost = mail(lee, [tricia], 5), mail(lee, [bob], 6)
+        with store.begin() as conn:  # another worker took Bob's mailbox over
+            conn.execute(
+                update(SyncState)
+                .where(SyncState.id == lease_of["u-bob"])
+                .values(lease_owner="worker-2")
+            )
+        outcomes = await together(
+            [
+                page("u-tricia", "inbox", [later[("u-tricia", "inbox")]], "t2"),
+                page("u-bob", "inbox", [lost[("u-bob", "inbox")]], "b2"),
+            ]
+        )
+        assert outcomes[0] == 1 and isinstance(outcomes[1], LeaseLost)
+        after, links, _ = stored()
+        assert len(after - keys) == 1
+        assert links[("mail:inbox", "u-tricia")] == "t2"
+        assert links[("mail:inbox", "u-bob")] == "b1"  # Bob's page and its link: neither
+    finally:
+        await runner.graph.close()
+        if runner.crm is not None:
+            await runner.crm.close()

@@ -154,17 +154,16 @@ def claim(
     return None
 
 
-def renew(
-    conn: Connection, row_id: int, *, owner: str, now: datetime, lease_seconds: float
-) -> None:
-    """Extend our lease inside the caller's transaction; LeaseLost if it is not ours."""
+def renew(conn: Connection, *row_ids: int, owner: str, now: datetime, lease_seconds: float) -> None:
+    """Extend our leases inside the caller's transaction; LeaseLost if one is not ours."""
     result = conn.execute(
         update(SyncState)
-        .where(SyncState.id == row_id, SyncState.lease_owner == owner)
+        .where(SyncState.id.in_(row_ids), SyncState.lease_owner == owner)
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
     )
-    if result.rowcount != 1:
-        raise LeaseLost(f"lease on sync_state {row_id} was taken over by another worker")
+    if result.rowcount != len(set(row_ids)):
+        rows = ", ".join(str(i) for i in sorted(set(row_ids)))
+        raise LeaseLost(f"a lease on sync_state {rows} was taken over by another worker")
 
 
 @dataclass(frozen=True)

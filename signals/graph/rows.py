@@ -135,17 +135,21 @@ def _keep_unsent(entry: DirectoryPerson, user: dict[str, Any], person: Person) -
         entry.upn = person.upn
 
 
-def map_items(conn: Connection, keys: dict[str, str]) -> None:
-    """Remember which interaction each Graph item became (for @removed)."""
+def map_items(conn: Connection, keys: dict[str, str], known: dict[str, int] | None = None) -> None:
+    """Remember which interaction each Graph item became (for @removed). ``known``:
+    ids of interactions the caller just stored (source key -> id), not looked up."""
     if not keys:
         return
-    ids = dict(
-        conn.execute(
-            select(Interaction.source_key, Interaction.id).where(
-                Interaction.source_key.in_(sorted(set(keys.values())))
-            )
-        ).all()
-    )
+    ids = dict(known or {})
+    wanted = sorted({key for key in keys.values() if key not in ids})
+    if wanted:
+        ids.update(
+            conn.execute(
+                select(Interaction.source_key, Interaction.id).where(
+                    Interaction.source_key.in_(wanted)
+                )
+            ).all()
+        )
     rows = [
         {"item_id": item, "interaction_id": ids[key]} for item, key in keys.items() if key in ids
     ]
