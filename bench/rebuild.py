@@ -11,7 +11,7 @@ that is rolled back, so the cached stores stay as built. The 5 million store is 
 one ``bench/query.py`` caches.
 
 Usage: python bench/rebuild.py [--sizes 1m,5m] [--only sqlite|postgresql]
-       [--ways bounded,in-memory] [--json]
+       [--ways bounded,in-memory] [--pair-spill N] [--json]
 """
 
 from __future__ import annotations
@@ -114,9 +114,13 @@ def in_memory_rebuild(conn: Connection) -> int:
     return len(agg.pairs)
 
 
-def child(url: str, way: str) -> dict[str, Any]:
+def child(url: str, way: str, pair_spill: int | None) -> dict[str, Any]:
     """One rebuild in this (fresh) process; its time and the process's peak RSS."""
+    from signals import rebuild
     from signals.rebuild import rebuild_in
+
+    if pair_spill:
+        rebuild.PAIR_SPILL = pair_spill
 
     engine = db.make_engine(url)
     with engine.connect() as conn:
@@ -137,9 +141,10 @@ def child(url: str, way: str) -> dict[str, Any]:
     }
 
 
-def run_child(url: str, way: str) -> dict[str, Any]:
+def run_child(url: str, way: str, pair_spill: int | None) -> dict[str, Any]:
+    spill = ["--pair-spill", str(pair_spill)] if pair_spill else []
     out = subprocess.run(
-        [sys.executable, __file__, "--child", url, "--way", way],
+        [sys.executable, __file__, "--child", url, "--way", way, *spill],
         check=True,
         capture_output=True,
         text=True,
@@ -154,11 +159,14 @@ def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--ways", default="bounded,in-memory")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--pair-spill", type=int, help="pairs held before a spill (default: the product's)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--way", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.way)))
+        print(json.dumps(child(args.child, args.way, args.pair_spill)))
         return
     query.CACHE.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
@@ -168,7 +176,8 @@ def main() -> None:
         for size in args.sizes.split(","):
             url = store_url(size, backend)
             for way in args.ways.split(","):
-                run = {"backend": backend, "size": size, "way": way, **run_child(url, way)}
+                measured = run_child(url, way, args.pair_spill)
+                run = {"backend": backend, "size": size, "way": way, **measured}
                 results.append(run)
                 if not args.json:
                     print(
