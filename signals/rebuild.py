@@ -243,8 +243,9 @@ def rebuild_in(
     events, which read the thread members they need from the table the batches
     before them wrote (as an import does), and pair deltas go to a spill table
     every :data:`PAIR_SPILL` pairs, which the database sums at the end (see
-    ``signals.ingest.open_spill``). Holding every pair and thread in memory took
-    1.4 GB at 5.2 million interactions and grew with the store.
+    ``signals.ingest.open_spill``). ``bench/rebuild.py``: a peak RSS of 215 MB at 1.07
+    million interactions and 258 MB at 5.2 million, where holding every pair and
+    thread in memory took 365 MB and 1,225 MB.
     """
     lock_aggregates(conn)
     agg = aggregator_for(conn, facts or read_facts(conn), thread_members={})
