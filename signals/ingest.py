@@ -279,8 +279,12 @@ class _Sql:
         """Which of these messages a stored message replies to."""
         return [k for (k,) in self._select_in("replied_to", keys)]
 
-    def thread_members(self, keys: Sequence[str]) -> list[tuple[str, int]]:
-        return [(k, p) for k, p in self._select_in("thread_members", keys)]
+    def thread_members(self, keys: Sequence[str]) -> dict[str, set[int]]:
+        """Who has written in each of these threads, as stored."""
+        members: dict[str, set[int]] = {}
+        for key, person in self._select_in("thread_members", keys):
+            members.setdefault(key, set()).add(person)
+        return members
 
     def insert_interactions(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, str]]:
         """Insert new interactions (rows in :data:`INTERACTION_COLUMNS` order; a duplicate
@@ -552,10 +556,7 @@ def _late(sql: _Sql, new: list[InteractionRecord]) -> list[str]:
 
 def thread_members(conn: Connection, keys: Sequence[str]) -> dict[str, set[int]]:
     """Who has written in each of these threads, as stored (``thread_members``)."""
-    members: dict[str, set[int]] = {}
-    for key, person in _sql(conn).thread_members(keys):
-        members.setdefault(key, set()).add(person)
-    return members
+    return _sql(conn).thread_members(keys)
 
 
 def add_thread_members(conn: Connection, rows: Sequence[tuple[str, int]]) -> None:
@@ -910,9 +911,7 @@ class Writer:
         }
         wanted = {r.parent_key for r in fresh if r.parent_key and r.parent_key not in authors}
         authors.update((key, author) for key, author, _, _ in sql.parent_authors(sorted(wanted)))
-        threads: dict[str, set[int]] = {}
-        for tkey, pid in sql.thread_members(sorted({r.thread_key for r in fresh if r.thread_key})):
-            threads.setdefault(tkey, set()).add(pid)
+        threads = sql.thread_members(sorted({r.thread_key for r in fresh if r.thread_key}))
         self._learn_colleagues(conn, {p for members in threads.values() for p in members})
         started = self._tick("reply authors + threads (read)", started)
 
