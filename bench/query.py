@@ -107,32 +107,37 @@ def approx_rank(conn: Any, lead: int, now: datetime, w: Weights) -> list[tuple[i
     return sorted(scored, key=lambda x: -x[1])
 
 
-def _built(engine: Engine) -> bool:
+def built(engine: Engine, marker: str = MARKER) -> bool:
+    """Whether this cached store was built to the end by the build that writes ``marker``."""
     try:
         with engine.connect() as conn:
             value = conn.execute(
                 text("SELECT value FROM store_meta WHERE key = 'bench_marker'")
             ).scalar()
-            return bool(value == MARKER)
+            return bool(value == marker)
     except Exception:
         return False
+
+
+def mark_built(engine: Engine, marker: str = MARKER) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO store_meta (key, value) VALUES ('bench_marker', :m)"), {"m": marker}
+        )
 
 
 def build(url: str) -> Engine:
     from signals.demo.build import build_demo
 
     engine = db.make_engine(url)
-    if _built(engine):
+    if built(engine):
         db.upgrade(engine)  # a store cached before a new migration gets it
         return engine
     print(f"building the large organisation into {engine.url!r} (once) ...", file=sys.stderr)
     started = time.perf_counter()
     engine = create_store(url)
     build_demo(engine, size="large")
-    with engine.begin() as conn:
-        conn.execute(
-            text("INSERT INTO store_meta (key, value) VALUES ('bench_marker', :m)"), {"m": MARKER}
-        )
+    mark_built(engine)
     if engine.dialect.name == "postgresql":
         # As a tenant's first back-fill ends (signals.graph.sync): with a full rebuild,
         # which writes each lead's pairs together. PostgreSQL keeps a table in no order

@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, text
+from sqlalchemy import Connection, delete, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -40,17 +40,6 @@ from signals.store import create_store
 # the 5.2 million interactions of bench/query.py; 1.4 about a million.
 VOLUMES = {"1m": 1.4, "5m": 7.0}
 MARKER = "bench-rebuild-v1"
-
-
-def _marked(engine: Engine, marker: str) -> bool:
-    try:
-        with engine.connect() as conn:
-            value = conn.execute(
-                text("SELECT value FROM store_meta WHERE key = 'bench_marker'")
-            ).scalar()
-            return bool(value == marker)
-    except Exception:
-        return False
 
 
 def store_url(size: str, backend: str) -> str:
@@ -70,7 +59,7 @@ def store_url(size: str, backend: str) -> str:
         url = pg.url_of(name) if pg.exists(name) else pg.create(name)
     engine = db.make_engine(url)
     try:
-        if _marked(engine, MARKER):
+        if query.built(engine, MARKER):
             db.upgrade(engine)
             return url
     finally:
@@ -82,10 +71,7 @@ def store_url(size: str, backend: str) -> str:
     started = time.perf_counter()
     engine = create_store(url)
     build_demo(engine, size=replace(SIZES["large"], name=size, volume=VOLUMES[size]))
-    with engine.begin() as conn:
-        conn.execute(
-            text("INSERT INTO store_meta (key, value) VALUES ('bench_marker', :m)"), {"m": MARKER}
-        )
+    query.mark_built(engine, MARKER)
     engine.dispose()
     print(f"built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return url
