@@ -493,17 +493,21 @@ def upsert_pairs(conn: Connection, pairs: dict[tuple[int, int], PairDelta]) -> N
 
 
 def open_spill(conn: Connection) -> None:
-    """Create an empty spill table: pair deltas that :func:`spill_pairs` appends and
+    """An empty spill table: pair deltas that :func:`spill_pairs` appends and
     :func:`merge_spill` sums into ``pair_strength``, so that a rebuild holds a bounded
     number of pairs in memory, not the whole store's. Temporary: it lives on the
-    caller's connection (on SQLite in the temporary database's file, not in memory)."""
-    close_spill(conn)
+    caller's connection (on SQLite in the temporary database's file, not in memory).
+
+    Created once per connection and emptied, never dropped: SQLite refuses to drop a
+    table while any statement of the connection is still open ("database table is
+    locked"), which a rebuild inside a larger transaction cannot rule out."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"CREATE TEMP TABLE {_SPILL.name} (LIKE pair_strength)")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_SPILL.name} (LIKE pair_strength)")
     else:
         conn.exec_driver_sql(
-            f"CREATE TEMP TABLE {_SPILL.name} AS SELECT * FROM pair_strength WHERE 0"
+            f"CREATE TEMP TABLE IF NOT EXISTS {_SPILL.name} AS SELECT * FROM pair_strength WHERE 0"
         )
+    _empty_spill(conn)
 
 
 def spill_pairs(conn: Connection, pairs: dict[tuple[int, int], PairDelta]) -> None:
@@ -513,7 +517,7 @@ def spill_pairs(conn: Connection, pairs: dict[tuple[int, int], PairDelta]) -> No
 
 def merge_spill(conn: Connection) -> int:
     """Sum the spilled deltas of each pair into ``pair_strength`` (whose rows for these
-    pairs must be gone), in the table's key order, and drop the spill table; returns
+    pairs must be gone), in the table's key order, and empty the spill table; returns
     the pairs now stored. The database sorts and groups on disk as it needs."""
     spilled = _SPILL.c
     sums = [func.sum(spilled[c]) for c in PAIR_COLUMNS[2:-5]]
@@ -525,13 +529,13 @@ def merge_spill(conn: Connection) -> int:
         .order_by(*keys)
     )
     conn.execute(insert(PairStrength).from_select([*PAIR_COLUMNS, "feedback_factor"], grouped))
-    close_spill(conn)
+    _empty_spill(conn)
     return int(conn.scalar(select(func.count()).select_from(PairStrength)) or 0)
 
 
-def close_spill(conn: Connection) -> None:
+def _empty_spill(conn: Connection) -> None:
     schema = "pg_temp" if conn.dialect.name == "postgresql" else "temp"
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.{_SPILL.name}")
+    conn.exec_driver_sql(f"DELETE FROM {schema}.{_SPILL.name}")
 
 
 def _late(sql: _Sql, new: list[InteractionRecord]) -> list[str]:

@@ -141,6 +141,22 @@ def _assert_same_pairs(got: list[dict[str, Any]], want: list[dict[str, Any]]) ->
                 assert g[column] == value, (column, g, w)
 
 
+def test_a_rebuild_runs_while_another_statement_of_its_transaction_is_open(
+    engine: Engine,
+) -> None:
+    """A rebuild inside a caller's transaction (the stale refresh's fallback) may find a
+    statement of that connection still open; its spill table must not need it closed
+    (SQLite will not drop a table then: "database table is locked"), and works again on
+    the same connection."""
+    write_all(Writer(engine, internal_domains=["contoso.com"]), _records(60), 40)
+    with engine.begin() as conn:
+        first = rebuild.rebuild_in(conn)
+        open_rows = conn.execute(select(Person.id)).cursor
+        assert open_rows is not None and open_rows.fetchone() is not None  # left open
+        assert rebuild.rebuild_in(conn) == first > 0
+        open_rows.close()
+
+
 def test_batched_writes_match_a_rebuild_from_the_stored_interactions(engine: Engine) -> None:
     records = _records(160)
     first = write_all(Writer(engine, internal_domains=["contoso.com"]), records[:100], 7)
